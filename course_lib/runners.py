@@ -1,0 +1,362 @@
+"""Run learner code so that it can fail, but never hang or leak.
+
+Why this module exists: a notebook test cell calls the learner's function;
+if that function blocks forever in ``accept`` or ``recv``, the kernel hangs
+and the learner learns nothing.  These runners call learner code in a
+daemon thread with a deadline, re-raise its exceptions (with their
+tracebacks) in the test cell, and on a timeout close every socket the
+harness handed it so the abandoned thread unblocks, then raise
+:class:`LearnerTimeout` with what was expected and what crossed the wire.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import NamedTuple
+
+from .peers import loopback_address
+from .resources import hard_close, temp_unix_path
+from .timing import DEFAULT_DEADLINE, Deadline, scaled
+from .transcript import Transcript
+
+try:  # pragma: no cover - ctypes exists on every CPython we support
+    import ctypes
+    _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
+except (ImportError, AttributeError):  # pragma: no cover
+    ctypes = None
+    _set_async_exc = None
+
+__all__ = [
+    "LearnerTimeout",
+    "LearnerCall",
+    "run_with_deadline",
+    "run_client",
+    "run_server",
+    "ServerRun",
+    "HarnessSocket",
+    "harness_listener",
+    "shape",
+]
+
+
+class LearnerTimeout(AssertionError):
+    """The learner's code did not finish within its deadline.
+
+    An AssertionError so that nbgrader and pytest count it as a failed test,
+    not as an error in the harness.
+    """
+
+
+class _Abandoned(BaseException):
+    """Injected into an abandoned learner thread so a busy loop ends.
+
+    A BaseException so that a learner's ``except Exception`` cannot swallow it.
+    """
+
+
+class HarnessSocket(socket.socket):
+    """A socket that exercises the parts of the contract loopback hides.
+
+    Why: on loopback ``send()`` nearly always sends everything and ``recv()``
+    returns whole messages, so learners who call ``send`` instead of
+    ``sendall``, or ``recv`` once, pass by luck.  The documentation allows
+    both calls to transfer fewer bytes than asked; with ``short_sends`` /
+    ``short_recvs`` this socket does so (at most half, at least one byte),
+    deterministically.  A listening HarnessSocket hands out HarnessSockets
+    from ``accept()`` and remembers them in ``.accepted`` so the harness can
+    check they were closed and close them if the learner's code timed out.
+    """
+
+    def __init__(self, *args, short_sends: bool = False, short_recvs: bool = False, **kw):
+        super().__init__(*args, **kw)
+        self.short_sends = short_sends
+        self.short_recvs = short_recvs
+        self.accepted: list = []
+
+    def accept(self):
+        """Like socket.accept, but the connection is a HarnessSocket."""
+        fd, addr = self._accept()
+        conn = HarnessSocket(self.family, self.type, self.proto, fileno=fd,
+                             short_sends=self.short_sends, short_recvs=self.short_recvs)
+        if socket.getdefaulttimeout() is None and self.gettimeout():
+            conn.setblocking(True)
+        self.accepted.append(conn)
+        return conn, addr
+
+    def send(self, data, flags=0):
+        """send(), sending at most half of ``data`` when short_sends is on."""
+        if self.short_sends:
+            try:
+                view = memoryview(data).cast("B")
+            except TypeError:
+                return super().send(data, flags)  # the usual "bytes-like object is required"
+            if len(view) > 1:
+                data = view[:len(view) // 2]
+        return super().send(data, flags)
+
+    def recv(self, bufsize, flags=0):
+        """recv(), returning at most half of ``bufsize`` when short_recvs is on."""
+        if self.short_recvs and bufsize > 1:
+            bufsize //= 2
+        return super().recv(bufsize, flags)
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        """recv_into(), filling at most half of the space when short_recvs is on."""
+        if self.short_recvs:
+            space = nbytes or memoryview(buffer).nbytes
+            if space > 1:
+                nbytes = space // 2
+        return super().recv_into(buffer, nbytes, flags)
+
+
+def shape(sock, short_sends: bool = True, short_recvs: bool = True) -> HarnessSocket:
+    """Turn ``sock`` into a :class:`HarnessSocket` (the original is detached).
+
+    Why: the framing and recv-exactly checks hand learners one end of a
+    socketpair; shaping it makes partial sends and reads certain rather than
+    a matter of luck.
+    """
+    timeout = sock.gettimeout()
+    new = HarnessSocket(sock.family, sock.type, sock.proto, fileno=sock.detach(),
+                        short_sends=short_sends, short_recvs=short_recvs)
+    new.settimeout(timeout)
+    return new
+
+
+def harness_listener(family: int = socket.AF_INET, *, short_sends: bool = False,
+                     short_recvs: bool = False, backlog: int = 16) -> HarnessSocket:
+    """A listening HarnessSocket on loopback, port 0 (or a temp AF_UNIX path).
+
+    Why: learner servers are given a ready listener rather than creating
+    their own, so they can never bind a fixed port or a public interface,
+    and the harness knows every connection they accept.  For AF_UNIX the
+    socket file's temp dir is removed when the listener is closed by
+    :func:`run_server`.
+    """
+    sock = HarnessSocket(family, socket.SOCK_STREAM, short_sends=short_sends,
+                         short_recvs=short_recvs)
+    sock._unix_dir = None
+    try:
+        if family == getattr(socket, "AF_UNIX", None):
+            sock._unix_dir = temp_unix_path()
+            sock.bind(sock._unix_dir.__enter__())
+        else:
+            sock.bind(loopback_address(family))
+        sock.listen(backlog)
+    except BaseException:
+        _close_listener(sock)
+        raise
+    return sock
+
+
+def _close_listener(sock) -> None:
+    hard_close(sock)
+    unix_dir = getattr(sock, "_unix_dir", None)
+    if unix_dir is not None:
+        unix_dir.__exit__(None, None, None)
+        sock._unix_dir = None
+
+
+def _sockets_in(values) -> list:
+    return [v for v in values if isinstance(v, socket.socket)]
+
+
+class LearnerCall:
+    """One call of learner code in a daemon thread.
+
+    Why: the call must be able to outlive its welcome without taking the
+    kernel with it.  ``wait()`` bounds the wait, ``result()`` returns the
+    value or re-raises the learner's own exception with its traceback, and
+    ``abandon()`` closes the sockets it was given, interrupts it, and joins
+    it briefly.  ``on_finish`` runs in the learner's thread right after the
+    call ends (used to close connections the learner left open, so the
+    reference client sees EOF immediately instead of at the deadline).
+    """
+
+    def __init__(self, fn, args=(), kwargs=None, what: str = "your function", on_finish=None):
+        self.fn, self.args, self.kwargs = fn, tuple(args), dict(kwargs or {})
+        self.what = what
+        self.on_finish = on_finish
+        self.value = None
+        self.exception: BaseException | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True,
+                                       name=f"learner-{getattr(fn, '__name__', 'call')}")
+        self.abandoned = False
+
+    def start(self) -> "LearnerCall":
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.value = self.fn(*self.args, **self.kwargs)
+        except _Abandoned:
+            pass
+        except BaseException as exc:  # handed to the caller by result()
+            self.exception = exc
+        finally:
+            try:
+                if self.on_finish is not None and not self.abandoned:
+                    self.on_finish()
+            finally:
+                self.done.set()
+
+    def wait(self, timeout: float) -> bool:
+        """True if the call ended within ``timeout`` seconds."""
+        if self.done.wait(timeout):
+            self.thread.join(scaled(1.0))
+            return True
+        return False
+
+    def result(self):
+        """The return value, or the learner's exception re-raised."""
+        if self.exception is not None:
+            exc = self.exception
+            self.exception = None  # break the frame <-> exception cycle
+            raise exc
+        return self.value
+
+    def abandon(self, sockets=()) -> bool:
+        """Stop waiting: close ``sockets``, interrupt the thread, join briefly.
+
+        Returns True if the thread ended.  A thread stuck in C code that
+        neither the closed sockets nor the interrupt reach stays behind as
+        a daemon (and is reported as such in the timeout message).
+        """
+        self.abandoned = True
+        for sock in sockets:
+            hard_close(sock)
+        if self.done.is_set():
+            self.thread.join(scaled(1.0))
+            return not self.thread.is_alive()
+        if _set_async_exc is not None and self.thread.ident is not None:
+            _set_async_exc(ctypes.c_ulong(self.thread.ident), ctypes.py_object(_Abandoned))
+        self.thread.join(scaled(1.0))
+        return not self.thread.is_alive()
+
+
+def _timeout_message(what: str, seconds: float, expected: str | None,
+                     transcript: Transcript | None, stopped: bool, hint: str | None = None) -> str:
+    lines = [f"{what} did not finish within {seconds:.1f} s."]
+    if expected:
+        lines.append(f"Expected: {expected}")
+    if hint:
+        lines.append(f"Hint: {hint}")
+    if not stopped:
+        lines.append("(It could not be interrupted and was left running in the background.)")
+    if transcript is not None:
+        lines.append("What crossed the wire:")
+        lines.append(transcript.format())
+    return "\n".join(lines)
+
+
+def run_with_deadline(fn, *args, deadline: float | None = None, what: str = "your function",
+                      transcript: Transcript | None = None, expected: str | None = None,
+                      hint: str | None = None, cleanup=(), on_timeout=None, **kwargs):
+    """Call ``fn(*args, **kwargs)`` in a daemon thread and wait at most ``deadline``.
+
+    Why: every notebook test cell must end, whatever the learner wrote.  The
+    learner's exception is re-raised here with its traceback; if the call
+    runs past ``deadline`` (default :data:`~course_lib.timing.DEFAULT_DEADLINE`)
+    it is abandoned: ``on_timeout()`` runs (e.g. stop the peer), sockets in
+    ``args``/``kwargs``/``cleanup`` are shut down and closed so a blocked
+    thread wakes up, and :class:`LearnerTimeout` is raised with ``expected``,
+    ``hint`` and the ``transcript``.
+    """
+    seconds = DEFAULT_DEADLINE if deadline is None else deadline
+    call = LearnerCall(fn, args, kwargs, what).start()
+    if call.wait(seconds):
+        return call.result()
+    if on_timeout is not None:
+        on_timeout()
+    stopped = call.abandon(_sockets_in(args) + _sockets_in(kwargs.values()) + list(cleanup))
+    raise LearnerTimeout(_timeout_message(what, seconds, expected, transcript, stopped, hint))
+
+
+def run_client(client_fn, *args, peer, deadline: float | None = None,
+               what: str = "your client", expected: str | None = None,
+               hint: str | None = None, **kwargs):
+    """Run a learner's client function against a running reference ``peer``.
+
+    Why: on a timeout the peer is stopped first, which closes its side of
+    every connection, so a client blocked in ``recv`` wakes with EOF and its
+    thread ends; the timeout message shows the peer's transcript.
+    """
+    return run_with_deadline(client_fn, *args, deadline=deadline, what=what,
+                             transcript=peer.transcript, expected=expected, hint=hint,
+                             on_timeout=peer.stop, **kwargs)
+
+
+class ServerRun(NamedTuple):
+    """What :func:`run_server` observed.
+
+    ``result``: the learner function's return value; ``client_result``: the
+    client script's; ``accepted``: how many connections the learner
+    accepted; ``unclosed``: how many of those were still open when it
+    returned; ``transcript``: what crossed the wire.
+    """
+
+    result: object
+    client_result: object
+    accepted: int
+    unclosed: int
+    transcript: Transcript
+
+
+def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
+               deadline: float | None = None, what: str = "your server",
+               expected: str | None = None, hint: str | None = None,
+               transcript: Transcript | None = None, short_sends: bool = False,
+               short_recvs: bool = False, listener=None) -> ServerRun:
+    """Drive a learner's server function with a scripted reference client.
+
+    ``server_fn(listener, *args)`` runs in a learner thread, given a
+    listening :class:`HarnessSocket` on loopback port 0.
+    ``client_script(address, transcript, deadline)`` runs in the calling
+    thread (use :func:`course_lib.peers.connect` with that ``deadline``).
+    If the learner's function raises, that exception is re-raised (it is the
+    root cause, even if the client also failed).  If the client script fails
+    while the server is still running, the client's exception is raised.
+    If the server does not return after the script, :class:`LearnerTimeout`.
+    The listener and every accepted connection are closed in every outcome.
+
+    Why: servers are the harder half to test, because the learner's code
+    owns the loop; the harness owns everything else.
+    """
+    seconds = DEFAULT_DEADLINE if deadline is None else deadline
+    dl = Deadline(seconds)
+    transcript = Transcript() if transcript is None else transcript
+    if listener is None:
+        listener = harness_listener(family, short_sends=short_sends, short_recvs=short_recvs)
+    unclosed: list = []
+
+    def finish() -> None:
+        # Runs in the learner thread as it returns: note (then close) what it
+        # left open, so the reference client sees EOF now, not at the deadline.
+        unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
+        for c in listener.accepted:
+            hard_close(c)
+
+    call = LearnerCall(server_fn, (listener,) + args, {}, what, on_finish=finish)
+    try:
+        call.start()
+        try:
+            client_result = client_script(listener.getsockname(), transcript, dl)
+        except BaseException:
+            if call.done.is_set():
+                call.result()  # the learner's exception explains the client's failure
+            raise
+        if not call.wait(dl.remaining()):
+            stopped = call.abandon([listener] + listener.accepted)
+            raise LearnerTimeout(_timeout_message(what, seconds, expected, transcript,
+                                                  stopped, hint))
+        result = call.result()
+        return ServerRun(result, client_result, len(listener.accepted), len(unclosed), transcript)
+    finally:
+        if not call.done.is_set():
+            call.abandon([listener] + listener.accepted)
+        for c in listener.accepted:
+            hard_close(c)
+        _close_listener(listener)
