@@ -129,12 +129,15 @@ class Endpoint:
     interruptible when the check ends.  The socket is put in non-blocking
     mode and every wait is a ``select`` on it (and on the stop waker) with a
     timeout: the lesser of ``timeout`` per wait and the overall ``deadline``.
+    With ``drain``, data already waiting is still read after the stop signal
+    (used when "stop" means "the learner's function has returned").
     """
 
     def __init__(self, sock, transcript: Transcript, side: str, *,
                  timeout: float | None = None, deadline: Deadline | None = None,
-                 stop: _Waker | None = None) -> None:
+                 stop: _Waker | None = None, drain: bool = False) -> None:
         sock.setblocking(False)
+        self.drain = drain
         self.sock = sock
         self.transcript = transcript
         self.side = side
@@ -160,7 +163,8 @@ class Endpoint:
         wlist = [self.sock] if write else []
         r, w, _ = select.select(rlist, wlist, [], limit)
         if self._stop is not None and self._stop in r:
-            raise PeerStopped()
+            if not (self.drain and (self.sock in r or self.sock in w)):
+                raise PeerStopped()
         if not r and not w:
             self.transcript.timeout(self.side, f"(gave up after {limit:.2f} s waiting for {what})")
             raise WaitTimeout(f"{self.side} waited {limit:.2f} s for {what}")

@@ -237,6 +237,7 @@ def record_unclosed():
     so warnings from the learner's thread are caught too.
     """
     record = _UnclosedRecord()
+    gc.collect()  # garbage from earlier code must not be blamed on this block
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:

@@ -73,6 +73,8 @@ class HarnessSocket(socket.socket):
         self.short_sends = short_sends
         self.short_recvs = short_recvs
         self.accepted: list = []
+        self.learner_finished = False
+        self.learner_error: BaseException | None = None
 
     def accept(self):
         """Like socket.accept, but the connection is a HarnessSocket."""
@@ -335,9 +337,12 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
     def finish() -> None:
         # Runs in the learner thread as it returns: note (then close) what it
         # left open, so the reference client sees EOF now, not at the deadline.
+        listener.learner_finished = True
+        listener.learner_error = call.exception
         unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
         for c in listener.accepted:
             hard_close(c)
+        hard_close(listener)  # clients still queued in the backlog see a reset now
 
     call = LearnerCall(server_fn, (listener,) + args, {}, what, on_finish=finish)
     try:
@@ -345,8 +350,10 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         try:
             client_result = client_script(listener.getsockname(), transcript, dl)
         except BaseException:
-            if call.done.is_set():
-                call.result()  # the learner's exception explains the client's failure
+            # If the learner's function has ended (it may still be finishing),
+            # its exception, if any, explains the client's failure.
+            if listener.learner_finished and call.wait(scaled(1.0)):
+                call.result()
             raise
         if not call.wait(dl.remaining()):
             stopped = call.abandon([listener] + listener.accepted)
