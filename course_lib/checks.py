@@ -80,13 +80,19 @@ def _fail(happened: str, *, expected=None, got=None, hint: str | None = None,
     if transcript is not None:
         parts.append("What crossed the wire:")
         parts.append(transcript.format())
-    return AssertionError("\n".join(parts))
+    err = AssertionError("\n".join(parts))
+    err.at = time.monotonic()  # see runners.HarnessSocket.finished_before
+    return err
+
+
+_SENDALL_HINT = ("send() may send only part of the data (it returns how many bytes it sent, and "
+                 "the rest is never sent); use sendall()")
 
 
 def _show(value) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         n = len(value)
-        return f"{abbreviate(value)} ({n} byte{'s' if n != 1 else ''})"
+        return f"{abbreviate(value, 40)} ({n} byte{'s' if n != 1 else ''})"
     return f"{value!r} ({type(value).__name__})"
 
 
@@ -110,6 +116,8 @@ def _explain(exc: BaseException, what: str, transcript: Transcript | None = None
         socket.timeout: "one of its socket operations timed out",
     }
     hint = next((h for cls, h in hints.items() if isinstance(exc, cls)), None)
+    if isinstance(exc, ValueError) and "binary mode" in text:
+        hint = "open the file in binary mode: open(path, 'rb')"
     if isinstance(exc, OSError) and exc.errno is not None and hint is None:
         hint = f"the operating system reported {errno_name(exc.errno)}"
     new = _fail(f"{what} raised {type(exc).__name__}: {text}", hint=hint, transcript=transcript)
@@ -140,12 +148,21 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
     try:
         return run_server(server_fn, script, *args, deadline=_seconds(deadline), what=what,
                           expected=expected, hint=hint, transcript=transcript, listener=listener)
-    except (LearnerTimeout, AssertionError, NotImplementedError):
+    except (LearnerTimeout, NotImplementedError):
+        raise
+    except AssertionError as exc:
+        if listener.finished_before(exc) and listener.learner_error is None:
+            first, _, rest = str(exc).partition("\n")
+            raise AssertionError(f"{first}\nNote: {what} had already returned, after accepting "
+                                 f"{len(listener.accepted)} connection(s).\n{rest}"
+                                 ) from exc.__cause__
         raise
     except BaseException as exc:
         if exc is listener.learner_error or not isinstance(exc, (WaitTimeout, EOFError, OSError)):
             raise _explain(exc, what, transcript) from exc
-        if listener.learner_finished:
+        if sum(c.short_sends_made for c in listener.accepted):
+            hint = _SENDALL_HINT
+        if listener.finished_before(exc):
             happened = (f"{what} returned (after accepting {len(listener.accepted)} "
                         f"connection(s)) before the client was served; the client then saw: "
                         f"{exc}")
@@ -249,8 +266,8 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
         with connect(address, transcript, deadline=deadline) as ep:
             sent = 0
             for i, msg in enumerate(messages):
-                if whole:
-                    got = ep.exchange(msg, len(msg))
+                if whole:  # half-close once sent, so a server that lost bytes ends at once
+                    got = ep.exchange(msg, len(msg), shutdown=True)
                 elif chunk:
                     got = b""
                     for k in range(0, len(msg), chunk):
@@ -262,7 +279,8 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
                 if got != msg:
                     _echo_mismatch(i, msg, got, sent, ep, transcript)
                 sent += len(msg)
-            ep.shutdown_wr()
+            if not whole:
+                ep.shutdown_wr()
             tail = ep.recv_until_eof(what="the server to close after the client finished")
             if tail:
                 raise _fail("after the client finished, the server sent extra bytes.",
@@ -286,8 +304,9 @@ def _echo_mismatch(i, msg, got, sent_before, ep, transcript):
             hint = ("it seems to call recv() only once; loop until recv() returns b'' "
                     "(the client closed), echoing each chunk")
         else:
-            hint = ("send() may send only part of the data (it returns how many bytes it "
-                    "sent); use sendall()")
+            hint = ("either it stopped calling recv() too early (loop until recv() returns "
+                    "b''), or it used send(), which may send only part of the data: use "
+                    "sendall()")
         happened = (f"the server closed the connection after echoing {len(got)} of the "
                     f"{len(msg)} bytes of message {i + 1}.")
     else:
@@ -652,19 +671,18 @@ def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
 
 # -- clients ---------------------------------------------------------------------
 
-def _fetch_case(fetch_all, peer, payload: bytes, what: str, deadline) -> None:
+def _fetch_case(fetch_all, peer, payload: bytes, what: str, deadline, how: str) -> None:
     with peer, record_unclosed() as unclosed:
         got = _call(fetch_all, peer.port, what=what, deadline=deadline, peer=peer,
                     expected="to read until recv() returns b'' and return all the bytes",
                     hint="call recv() in a loop until it returns b''")
     _expect_bytes(got, what)
     if got != payload:
-        pieces = next((e.pieces for e in peer.transcript.events if e.kind == "sent"), 1)
         hint = ("you stopped reading too early: the reply arrives in pieces; keep calling "
                 "recv() until it returns b''" if payload.startswith(bytes(got))
                 else "return exactly the bytes received, in order")
-        raise _fail(f"{what} returned the wrong bytes; the server sent {len(payload)} bytes "
-                    f"in {pieces} piece(s), then closed.",
+        raise _fail(f"{what} returned the wrong bytes; the server sends {len(payload)} bytes "
+                    f"{how}, then closes.",
                     expected=_show(payload), got=_show(got), hint=hint,
                     transcript=peer.transcript)
     _closes_its_socket(unclosed, what, peer.transcript)
@@ -680,12 +698,13 @@ def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | Non
     if edge_cases:
         cases += ["dribbled", _BIG, b""]
     for payload in cases:
+        how = "all at once"
         if payload == "dribbled":
-            payload = b"one byte at a time\n"
+            payload, how = b"one byte at a time\n", "one byte at a time"
             peer = peers.dribble_server(payload, chunk=1, timeout=_seconds(deadline))
         else:
             peer = peers.close_midway_server(payload, timeout=_seconds(deadline))
-        _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline)
+        _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
 
 
 def _hash_reply(data: bytes) -> bytes:
@@ -877,6 +896,13 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
             try:
                 got = _call(udp_request, srv.port, data, t, retries, what=what, deadline=limit,
                             peer=srv, expected="a reply, retrying after each timeout")
+            except LearnerTimeout as exc:
+                if srv.datagrams > retries + 1:
+                    raise _fail(f"{what} was still retrying after {srv.datagrams} attempts.",
+                                expected=f"at most {retries + 1} attempts, then TimeoutError",
+                                hint="stop after `retries` retries and raise TimeoutError",
+                                transcript=srv.transcript) from exc
+                raise
             except AssertionError as exc:
                 if drop <= retries or not isinstance(exc.__cause__, (socket.timeout, TimeoutError)):
                     if drop and isinstance(exc.__cause__, (socket.timeout, TimeoutError)):

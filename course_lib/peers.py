@@ -63,7 +63,16 @@ class PeerStopped(Exception):
 
 
 class WaitTimeout(TimeoutError):
-    """A harness-side wait passed its deadline (the other side went quiet)."""
+    """A harness-side wait passed its deadline (the other side went quiet).
+
+    ``.at`` is the monotonic time it happened, so the harness can tell
+    whether the learner's code ended before the wait gave up (its cause) or
+    after (a consequence of the harness closing its side).
+    """
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.at = time.monotonic()
 
 
 class _Waker:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from typing import NamedTuple
 
 from .peers import loopback_address
@@ -73,8 +74,21 @@ class HarnessSocket(socket.socket):
         self.short_sends = short_sends
         self.short_recvs = short_recvs
         self.accepted: list = []
+        self.short_sends_made = 0
         self.learner_finished = False
         self.learner_error: BaseException | None = None
+        self.finished_at = float("inf")
+
+    def finished_before(self, exc: BaseException) -> bool:
+        """True if the learner's server function ended before ``exc`` happened.
+
+        Why: when the reference client fails, the harness closes its side,
+        which often makes the learner's function end (or raise a reset)
+        moments later; only an ending that came *first* explains the
+        client's failure.  Exceptions without a time (``.at``) are assumed
+        to have followed the ending, if there was one.
+        """
+        return self.learner_finished and self.finished_at <= getattr(exc, "at", float("inf"))
 
     def accept(self):
         """Like socket.accept, but the connection is a HarnessSocket."""
@@ -95,6 +109,7 @@ class HarnessSocket(socket.socket):
                 return super().send(data, flags)  # the usual "bytes-like object is required"
             if len(view) > 1:
                 data = view[:len(view) // 2]
+                self.short_sends_made += 1
         return super().send(data, flags)
 
     def recv(self, bufsize, flags=0):
@@ -337,6 +352,7 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
     def finish() -> None:
         # Runs in the learner thread as it returns: note (then close) what it
         # left open, so the reference client sees EOF now, not at the deadline.
+        listener.finished_at = time.monotonic()
         listener.learner_finished = True
         listener.learner_error = call.exception
         unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
@@ -349,11 +365,14 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         call.start()
         try:
             client_result = client_script(listener.getsockname(), transcript, dl)
-        except BaseException:
-            # If the learner's function has ended (it may still be finishing),
-            # its exception, if any, explains the client's failure.
-            if listener.learner_finished and call.wait(scaled(1.0)):
-                call.result()
+        except BaseException as exc:
+            # If the learner's function ended first, its exception, if any,
+            # explains the client's failure; a connection error raised after
+            # the client gave up (and closed) is only a consequence.
+            if listener.finished_before(exc) and call.wait(scaled(1.0)):
+                err = call.exception
+                if not (isinstance(exc, AssertionError) and isinstance(err, OSError)):
+                    call.result()
             raise
         if not call.wait(dl.remaining()):
             stopped = call.abandon([listener] + listener.accepted)

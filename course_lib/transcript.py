@@ -55,7 +55,7 @@ class Event:
         self.pieces = 1
         self.time = time.monotonic()
 
-    def render(self, limit: int = 64) -> str:
+    def render(self, limit: int = 40) -> str:
         """One line, e.g. ``server   sent      b'hi' (2 bytes)``."""
         line = f"{self.side:<10} {self.kind:<9}"
         if self.kind in _DATA_KINDS:
@@ -164,7 +164,7 @@ class Transcript:
         """True if ``side`` recorded an event of ``kind``."""
         return any(e.side == side and e.kind == kind for e in self.events)
 
-    def format(self, limit: int = 64, max_events: int = 30) -> str:
+    def format(self, limit: int = 40, max_events: int = 30) -> str:
         """Render the events one per line, abbreviating long payloads.
 
         ``limit`` is the number of bytes shown per payload before it is cut
