@@ -1,0 +1,138 @@
+"""The `socket-course` command: release, check, grade, lab.
+
+Every subcommand is a thin layer over course_lib.grading, which is built on nbgrader's API.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .grading.course import CourseError, assignments, find_assignment, notebooks_dir
+
+DESCRIPTION = """\
+socket-course: a Jupyter course on Python's socket module, auto-graded with nbgrader.
+
+  learners:     socket-course lab                 open the course in JupyterLab
+                socket-course check NOTEBOOK      run your notebook and see which exercises pass
+  instructors:  socket-course release --out DIR   student versions of every section
+                socket-course grade SUBS --out OUT  autograde a class (SUBS/<student>/<assignment>/*.ipynb)
+"""
+
+
+def cmd_release(args) -> int:
+    from .grading.release import release
+
+    chosen = [find_assignment(a) for a in args.assignment] if args.assignment else None
+    written = release(Path(args.out), chosen, overwrite=not args.keep_existing)
+    for path in written:
+        print(path)
+    print(f"{len(written)} student notebook(s) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .grading.check import check
+
+    report = check(Path(args.notebook), timeout=args.timeout)
+    print(report.render())
+    return 0 if report.passed else 1
+
+
+def cmd_grade(args) -> int:
+    from .grading.grade import grade, print_progress
+
+    results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
+                    progress=None if args.quiet else print_progress)
+    bad = [r for r in results if not r.graded]
+    print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); "
+          f"grades in {Path(args.out) / 'grades.csv'}", file=sys.stderr)
+    for r in bad:
+        print(f"  NOT GRADED {r.student}/{r.assignment}: {'; '.join(r.problems)}", file=sys.stderr)
+    return 0 if not bad else 2
+
+
+def cmd_lab(args) -> int:
+    from .grading.release import release
+
+    workdir = Path(args.dir).resolve()
+    written = release(workdir, overwrite=False)
+    print(f"Course notebooks in {workdir} ({len(written)} new; your existing work is never replaced)")
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={args.port}",
+            f"--ServerApp.root_dir={workdir}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")
+    print("Starting JupyterLab on loopback; open the URL with its token printed below. Ctrl-C stops it.",
+          flush=True)
+    if args.dry_run:
+        print(" ".join(argv))
+        return 0
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socket-course", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("release", help="write the student versions of the notebooks",
+                       description="Write DIR/<assignment>/<notebook>.ipynb for every section: solutions "
+                                   "replaced by stubs, hidden tests removed (nbgrader generate_assignment).")
+    p.add_argument("--out", required=True, help="folder to write the student notebooks into")
+    p.add_argument("--assignment", action="append", help="only this assignment (repeatable); default: all")
+    p.add_argument("--keep-existing", action="store_true", help="never replace a notebook already in --out")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("check", help="run your notebook and see which exercises pass",
+                       description="Run NOTEBOOK from top to bottom and print, per exercise, pass or fail with "
+                                   "the failure message. Exits 0 only when every test passes.")
+    p.add_argument("notebook", help="the .ipynb file to check")
+    p.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default 30)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="autograde a folder of submissions",
+                       description="Autograde SUBMISSIONS/<student>/<assignment>/<notebook>.ipynb with nbgrader; "
+                                   "write OUT/grades.csv, OUT/feedback/<student>/<assignment>/<notebook>.html and "
+                                   "OUT/gradebook.db. The submissions folder is never modified. Exit status 0 "
+                                   "when every submission was graded, 2 when some could not be.")
+    p.add_argument("submissions", help="folder of <student>/<assignment>/<notebook>.ipynb")
+    p.add_argument("--out", required=True, help="folder for grades.csv, feedback and the gradebook")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-submission progress lines")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("lab", help="open the course in JupyterLab (loopback only)",
+                       description="Write the student notebooks into DIR (keeping any you already have) and "
+                                   "start JupyterLab on 127.0.0.1, printing the URL with its token.")
+    p.add_argument("--dir", default="student", help="where your notebooks live (default: ./student)")
+    p.add_argument("--port", type=int, default=8888, help="port for JupyterLab (default 8888; 0 picks a free one)")
+    p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("list", help="list the course's assignments and notebooks")
+    p.set_defaults(func=lambda args: print("\n".join(
+        f"{name}: {', '.join(a.notebook_names)}" for name, a in assignments().items())) or 0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CourseError as exc:
+        print(f"socket-course {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"socket-course {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Where the course lives, and nbgrader set up to work on it.
+
+Every command builds on nbgrader's own API (`NbGraderAPI`, `Gradebook`) configured from
+`grading/nbgrader_config.py`, so `socket-course` and nbgrader's own tools grade the same way.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config, PyFileConfigLoader
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class CourseError(Exception):
+    """A problem the user can fix, reported as one line and a non-zero exit."""
+
+
+def notebooks_dir() -> Path:
+    """The folder of source notebooks: $SOCKET_COURSE_NOTEBOOKS, or notebooks/ beside course_lib."""
+    path = Path(os.environ.get("SOCKET_COURSE_NOTEBOOKS", REPO_ROOT / "notebooks"))
+    if not path.is_dir():
+        raise CourseError(
+            f"source notebooks not found at {path}: run from a clone of socket-course "
+            "(pip install -e .) or set SOCKET_COURSE_NOTEBOOKS"
+        )
+    return path
+
+
+def grading_dir() -> Path:
+    return REPO_ROOT / "grading"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One section: an nbgrader assignment of one or more notebooks."""
+
+    name: str
+    notebooks: tuple[Path, ...]
+
+    @property
+    def notebook_names(self) -> tuple[str, ...]:
+        return tuple(p.stem for p in self.notebooks)
+
+
+def assignments(source: Path | None = None) -> dict[str, Assignment]:
+    """Every assignment under the source folder, in order: `<assignment>/<notebook>.ipynb`."""
+    source = source or notebooks_dir()
+    found = {}
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        nbs = tuple(sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith(".")))
+        if nbs:
+            found[folder.name] = Assignment(folder.name, nbs)
+    return found
+
+
+def find_assignment(name: str, source: Path | None = None) -> Assignment:
+    known = assignments(source)
+    if name not in known:
+        raise CourseError(f"unknown assignment {name!r}; the course has: {', '.join(known) or 'none'}")
+    return known[name]
+
+
+def load_config(root: Path, source: Path | None = None) -> Config:
+    """grading/nbgrader_config.py, re-rooted at `root` (a scratch course folder)."""
+    loader = PyFileConfigLoader("nbgrader_config.py", path=str(grading_dir()))
+    config = loader.load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.source_directory = str(source or notebooks_dir())
+    config.CourseDirectory.db_url = "sqlite:///" + str(Path(root, "gradebook.db"))
+    # nbgrader would otherwise log every step at INFO; the command prints its own summary.
+    config.NbGraderAPI.log_level = logging.WARNING
+    return config
+
+
+def ensure_tools_on_path() -> None:
+    """nbgrader's gradebook runs the `alembic` command by name: find it beside this interpreter.
+
+    Without this, `.venv/bin/socket-course` fails unless the virtual environment is activated.
+    """
+    bindir = os.path.dirname(sys.executable)
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    if bindir not in parts:
+        os.environ["PATH"] = os.pathsep.join([bindir, *parts])
+
+
+def make_api(root: Path, source: Path | None = None):
+    """An NbGraderAPI working on the course root `root`."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    ensure_tools_on_path()
+    root.mkdir(parents=True, exist_ok=True)
+    config = load_config(root, source)
+    with contextlib.redirect_stdout(io.StringIO()):
+        coursedir = CourseDirectory(config=config)
+        api = NbGraderAPI(coursedir=coursedir, config=config)
+    api.log.setLevel(logging.WARNING)
+    return api
+
+
+def failure_reason(result: dict) -> str:
+    """The most telling line of a failed nbgrader API call's log (its exception, not its epilogue)."""
+    text = "\n".join([result.get("log") or "", result.get("error") or ""])
+    causes = [line.strip() for line in text.splitlines()
+              if re.match(r"\s*[\w.]+(Error|Exception|Warning)\b.*:", line) and "NbGraderException" not in line]
+    if causes:
+        return causes[-1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no details"
+
+
+def checked(result: dict, what: str) -> dict:
+    """Raise CourseError with nbgrader's own explanation when an API call failed."""
+    if not result.get("success"):
+        raise CourseError(f"{what} failed: {failure_reason(result)}")
+    return result

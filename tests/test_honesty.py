@@ -1,0 +1,218 @@
+"""The honesty harness: every graded cell of every notebook can fail, and fails when it should.
+
+Parameterised over every assignment under notebooks/, so a new section is covered the day it lands.
+For each assignment, one grading run (the real `socket-course grade` pipeline, i.e. nbgrader autograde)
+scores three kinds of submission:
+
+- the blank release (what a learner starts from): every graded cell must score 0;
+- the reference (the source notebook with its solutions): every graded cell must score full marks;
+- each registered wrong answer, tests/wrong_answers/<assignment>/<grade_id>__<mistake>.py, which replaces
+  one solution cell of the reference: its exercise must score less than full, and every graded cell must
+  fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading.cells import exercises, grade_id, is_graded, is_solution, solution_cell
+from course_lib.grading.course import assignments, make_api
+from course_lib.grading.grade import grade
+from course_lib.grading.release import generate
+
+WRONG = Path(__file__).parent / "wrong_answers"
+ASSIGNMENTS = assignments()
+FIXTURE_NAME = re.compile(r"^(?P<gid>[a-z0-9_]+?)__(?P<mistake>[a-z0-9_]+)\.py$")
+
+
+@dataclass(frozen=True)
+class WrongAnswer:
+    assignment: str
+    grade_id: str
+    mistake: str
+    path: Path
+
+    @property
+    def student(self) -> str:
+        return f"wrong-{self.grade_id}-{self.mistake}".replace("_", "-")
+
+
+def wrong_answers(assignment: str) -> list[WrongAnswer]:
+    found = []
+    for path in sorted((WRONG / assignment).glob("*.py")):
+        m = FIXTURE_NAME.match(path.name)
+        assert m, f"{path}: name it <grade_id>__<mistake>.py"
+        found.append(WrongAnswer(assignment, m["gid"], m["mistake"], path))
+    return found
+
+
+def notebook(assignment: str) -> Path:
+    nbs = ASSIGNMENTS[assignment].notebooks
+    assert len(nbs) == 1, f"{assignment}: the harness expects one notebook per assignment"
+    return nbs[0]
+
+
+def release_text(nb: nbformat.NotebookNode) -> str:
+    return "\n".join(cell.source for cell in nb.cells)
+
+
+class Runs:
+    """Grades each assignment's blank, reference and wrong-answer submissions once per session."""
+
+    def __init__(self, tmp_path_factory):
+        self.tmp = tmp_path_factory
+        self.cache: dict[str, dict] = {}
+
+    def get(self, assignment: str) -> dict:
+        if assignment not in self.cache:
+            self.cache[assignment] = self._run(assignment)
+        return self.cache[assignment]
+
+    def _run(self, assignment: str) -> dict:
+        base = self.tmp.mktemp(assignment)
+        api = make_api(base / "release-course")
+        release_dir = generate(api, ASSIGNMENTS[assignment])
+        source = notebook(assignment)
+        released = release_dir / source.name
+        subs = base / "submissions"
+
+        def put(student: str, nb_path: Path | None = None, nb: nbformat.NotebookNode | None = None):
+            dest = subs / student / assignment / source.name
+            dest.parent.mkdir(parents=True)
+            if nb is not None:
+                nbformat.write(nb, str(dest))
+            else:
+                shutil.copyfile(nb_path, dest)
+
+        put("blank", released)
+        put("reference", source)
+        for wrong in wrong_answers(assignment):
+            nb = nbformat.read(str(source), as_version=4)
+            cell = solution_cell(nb, wrong.grade_id)
+            cell.source = wrong.path.read_text().rstrip("\n")
+            put(wrong.student, nb=nb)
+        results = grade(subs, base / "out", feedback=False)
+        by_student = {r.student: r for r in results}
+        for r in results:
+            assert r.graded, f"{r.student}: could not be graded: {r.problems}"
+        return {
+            "released": nbformat.read(str(released), as_version=4),
+            "results": by_student,
+        }
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    return Runs(tmp_path_factory)
+
+
+ASSIGNMENT_IDS = sorted(ASSIGNMENTS)
+WRONG_IDS = [(a, w) for a in ASSIGNMENT_IDS for w in wrong_answers(a)]
+
+
+def test_course_has_assignments():
+    assert ASSIGNMENT_IDS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_metadata_is_valid(assignment):
+    """nbgrader's own metadata check accepts the notebook, and grade_ids follow CONTRIBUTING.md."""
+    from nbgrader.preprocessors import CheckCellMetadata
+
+    nb = nbformat.read(str(notebook(assignment)), as_version=4)
+    nbformat.validate(nb)
+    CheckCellMetadata().preprocess(nb, {})
+    owners = exercises(nb)
+    assert "" not in owners, "graded cells above the first solution cell belong to no exercise"
+    for solution, cells in owners.items():
+        assert cells, f"exercise {solution} has no graded test cell"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.get("outputs"), "commit notebooks with outputs cleared"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_release_hides_solutions_and_hidden_tests(assignment, runs):
+    released = runs.get(assignment)["released"]
+    text = release_text(released)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"the release still contains {marker!r}"
+    source = nbformat.read(str(notebook(assignment)), as_version=4)
+    secret_lines = set()
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### BEGIN SOLUTION" in line or "### BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "### END SOLUTION" in line or "### END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 20 and not line.strip().startswith("#"):
+                secret_lines.add(line.strip())
+    public = {line.strip() for cell in released.cells for line in cell.source.splitlines()}
+    # A secret line may legitimately equal a line of a visible example; it may not appear only thanks to
+    # the solution or hidden test it came from.
+    visible_source = {line.strip() for cell in source.cells if not (is_solution(cell) or is_graded(cell))
+                      for line in cell.source.splitlines()}
+    leaked = sorted((secret_lines & public) - visible_source)
+    assert not leaked, f"solution or hidden-test lines leaked into the release: {leaked[:5]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_blank_release_scores_zero(assignment, runs):
+    result = runs.get(assignment)["results"]["blank"]
+    passing = {gid: s for gid, s in result.cells.items() if s[0] > 0}
+    assert not passing, f"graded cells that pass on the blank release (tests that cannot fail): {passing}"
+    assert result.max_score > 0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_reference_scores_full_marks(assignment, runs):
+    result = runs.get(assignment)["results"]["reference"]
+    short = {gid: s for gid, s in result.cells.items() if s[0] < s[1]}
+    assert not short, f"the reference solution loses points on: {short}"
+    assert result.score == result.max_score > 0
+
+
+@pytest.mark.parametrize("assignment,wrong", WRONG_IDS,
+                         ids=[f"{a}-{w.grade_id}__{w.mistake}" for a, w in WRONG_IDS])
+def test_wrong_answer_loses_points(assignment, wrong, runs):
+    nb = nbformat.read(str(notebook(assignment)), as_version=4)
+    owners = exercises(nb)
+    assert wrong.grade_id in owners, f"{wrong.path.name}: no solution cell {wrong.grade_id!r} in {assignment}"
+    result = runs.get(assignment)["results"][wrong.student]
+    cells = {gid: result.cells[gid] for gid in owners[wrong.grade_id]}
+    got, total = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+    assert got < total, f"{wrong.path.name} scores full marks ({got:g}/{total:g}) on {sorted(cells)}"
+    others = {gid: s for ex, gids in owners.items() if ex != wrong.grade_id for gid in gids
+              for s in [result.cells[gid]] if s[0] < s[1]}
+    assert not others, f"{wrong.path.name} also breaks other exercises' cells {others}: keep exercises independent"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_every_graded_cell_is_caught_by_a_wrong_answer(assignment, runs):
+    nb = nbformat.read(str(notebook(assignment)), as_version=4)
+    registered = wrong_answers(assignment)
+    results = runs.get(assignment)["results"]
+    uncaught = []
+    for exercise, cells in exercises(nb).items():
+        mine = [w for w in registered if w.grade_id == exercise]
+        assert mine, f"exercise {exercise} has no wrong answer in {WRONG / assignment}"
+        for gid in cells:
+            if not any(results[w.student].cells[gid][0] < results[w.student].cells[gid][1] for w in mine):
+                uncaught.append(gid)
+    assert not uncaught, f"graded cells that no registered wrong answer makes fail: {uncaught}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_wrong_answer_files_name_real_exercises(assignment):
+    nb = nbformat.read(str(notebook(assignment)), as_version=4)
+    solutions = {grade_id(c) for c in nb.cells if is_solution(c) and not is_graded(c)}
+    for wrong in wrong_answers(assignment):
+        assert wrong.grade_id in solutions, f"{wrong.path.name}: {assignment} has no solution cell {wrong.grade_id!r}"
+        first = wrong.path.read_text().splitlines()[0]
+        assert first.startswith("#"), f"{wrong.path.name}: the first line must be a comment naming the mistake"
