@@ -1,0 +1,82 @@
+"""Tests for course_lib.exercises.utilities (section 05 helpers)."""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import pytest
+
+from course_lib.exercises.utilities import (
+    RECORD_HEADER, bounded_call, check_recv_record, exception_name, fake_getaddrinfo, pack_record,
+)
+
+
+def test_bounded_call_ok_error_timeout():
+    assert bounded_call(lambda x: x + 1, 1).status == "ok"
+    outcome = bounded_call(socket.inet_aton, "not an address")
+    assert outcome.status == "error" and isinstance(outcome.value, OSError)
+    release = threading.Event()
+    slow = bounded_call(release.wait, 5, seconds=0.05)
+    release.set()
+    assert slow.status == "timeout" and "no answer" in slow.describe()
+
+
+def test_fake_getaddrinfo_filters_fills_port_and_restores():
+    real = socket.getaddrinfo
+    v6 = (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::1", 0, 0, 0))
+    v4_udp = (socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("192.0.2.1", 0))
+    with fake_getaddrinfo([v6, v4_udp]) as calls:
+        got = socket.getaddrinfo("x.example", "8080", type=socket.SOCK_STREAM)
+        assert got == [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::1", 8080, 0, 0))]
+        with pytest.raises(socket.gaierror):
+            socket.getaddrinfo("x.example", 1, family=socket.AF_INET, type=socket.SOCK_STREAM)
+    assert calls[0]["host"] == "x.example"
+    assert socket.getaddrinfo is real
+
+
+def test_pack_record_is_network_order():
+    assert pack_record(7, b"hi") == b"\x00\x07\x00\x00\x00\x02hi"
+    assert RECORD_HEADER.size == 6
+
+
+def _good(sock):
+    def exactly(n, may_end):
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                if may_end and not buf:
+                    return None
+                raise EOFError
+            buf += chunk
+        return buf
+    header = exactly(6, True)
+    if header is None:
+        return None
+    kind, length = RECORD_HEADER.unpack(header)
+    return kind, exactly(length, False) if length else b""
+
+
+def _one_recv(sock):
+    kind, length = RECORD_HEADER.unpack(sock.recv(6))
+    return kind, sock.recv(length)
+
+
+def test_check_recv_record_accepts_good_and_rejects_bad():
+    stream = pack_record(1, b"abc") + pack_record(2, b"")
+    check_recv_record(_good, stream, [(1, b"abc"), (2, b""), None], chunk=1)
+    check_recv_record(_good, stream, [EOFError], cut=4)
+    with pytest.raises(AssertionError, match="What crossed the wire"):
+        check_recv_record(_one_recv, stream, [(1, b"abc")], chunk=1)
+    with pytest.raises(AssertionError, match="expected EOFError"):
+        check_recv_record(lambda s: None, stream, [EOFError], cut=4)
+
+
+def test_exception_name():
+    try:
+        struct.pack("!H", -1)
+    except struct.error as exc:
+        assert exception_name(exc) == "struct.error"
+    assert exception_name(ValueError()) == "ValueError"
+    assert exception_name(socket.gaierror()) == "socket.gaierror"
