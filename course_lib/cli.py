@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .grading.course import CourseError, assignments, find_assignment, notebooks_dir
+from .grading.course import CourseError, assignments, find_assignment
 
 DESCRIPTION = """\
 socket-course: a Jupyter course on Python's socket module, auto-graded with nbgrader.
@@ -44,7 +44,7 @@ def cmd_grade(args) -> int:
     from .grading.grade import grade, print_progress
 
     results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                    progress=None if args.quiet else print_progress)
+                    jobs=args.jobs, wall_budget=args.budget, progress=None if args.quiet else print_progress)
     bad = [r for r in results if not r.graded]
     print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); "
           f"grades in {Path(args.out) / 'grades.csv'}", file=sys.stderr)
@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "when every submission was graded, 2 when some could not be.")
     p.add_argument("submissions", help="folder of <student>/<assignment>/<notebook>.ipynb")
     p.add_argument("--out", required=True, help="folder for grades.csv, feedback and the gradebook")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="parallel workers (default 1)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="parallel workers (default: the number of cores)")
+    p.add_argument("--budget", type=float, default=120.0,
+                   help="seconds one notebook may take to grade before it is stopped (default 120)")
     p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-submission progress lines")
     p.set_defaults(func=cmd_grade)

@@ -12,6 +12,7 @@ scores three kinds of submission:
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class Runs:
             cell = solution_cell(nb, wrong.grade_id)
             cell.source = wrong.path.read_text().rstrip("\n")
             put(wrong.student, nb=nb)
-        results = grade(subs, base / "out", feedback=False)
+        results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1)
         by_student = {r.student: r for r in results}
         for r in results:
             assert r.graded, f"{r.student}: could not be graded: {r.problems}"

@@ -17,7 +17,9 @@ from typing import Callable, Iterable
 
 import nbformat
 
-from .course import Assignment, CourseError, assignments, failure_reason, make_api
+from .cells import grade_id, is_graded, nbgrader_meta
+from .course import Assignment, CourseError, assignments, make_api
+from .procs import Task, run_all
 from .release import generate
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")
@@ -74,29 +76,74 @@ def _readable(path: Path) -> str | None:
     return None
 
 
-def read_result(api, student: str, assignment: str, result: Result) -> Result:
-    """Fill `result` with the scores nbgrader's autograde stored in the gradebook."""
-    with api.gradebook as gb:
-        sub = gb.find_submission(assignment, student)
-        result.score, result.max_score = float(sub.score), float(sub.max_score)
-        for nb in sub.notebooks:
-            for grade in nb.grades:
-                key = grade.name if len(sub.notebooks) == 1 else f"{nb.name}:{grade.name}"
-                result.cells[key] = (float(grade.score), float(grade.max_score))
-    return result
+def graded_cells(source_nb: Path) -> list[tuple[str, str, float]]:
+    """(notebook name, grade_id, points) of every graded cell, from the trusted source notebook."""
+    nb = nbformat.read(str(source_nb), as_version=4)
+    return [(source_nb.stem, grade_id(c), float(nbgrader_meta(c).get("points", 0)))
+            for c in nb.cells if is_graded(c)]
 
 
-def max_score(api, assignment: str) -> float:
-    with api.gradebook as gb:
-        return float(gb.find_assignment(assignment).max_score)
+def score_autograded(path: Path, cells: list[tuple[str, str, float]]) -> tuple[dict, list[str]]:
+    """Per-cell (score, max) read from an autograded notebook, with points from the source.
+
+    The verdict for a cell is nbgrader's own rule (utils.determine_grade): an error or anything on stderr
+    scores 0. A graded cell missing from the notebook scores 0 and is reported.
+    """
+    from nbgrader import utils
+
+    nb = nbformat.read(str(path), as_version=4)
+    found = {grade_id(c): c for c in nb.cells if is_graded(c)}
+    scores, problems = {}, []
+    for _, gid, points in cells:
+        cell = found.get(gid)
+        if cell is None:
+            scores[gid] = (0.0, points)
+            problems.append(f"graded cell {gid} is missing from the submission")
+            continue
+        cell.metadata.nbgrader["points"] = points
+        score, _ = utils.determine_grade(cell)
+        scores[gid] = (float(score or 0.0), points)
+    return scores, problems
 
 
-def grade_one(api, sub: Submission, assignment: Assignment, feedback_out: Path | None) -> Result:
-    """Autograde one submission already known to belong to `assignment`."""
-    result = Result(sub.student, sub.assignment, max_score=max_score(api, sub.assignment))
+def record(db_url: str, result: Result, notebook: str) -> None:
+    """Write one result into the gradebook: only the parent process ever writes it."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own session chatter
+        gb.update_or_create_student(result.student)
+        try:
+            gb.remove_submission(result.assignment, result.student)
+        except MissingEntry:
+            pass
+        gb.add_submission(result.assignment, result.student)
+        for gid, (score, _) in result.cells.items():
+            grade = gb.find_grade(gid, notebook, result.assignment, result.student)
+            grade.auto_score = score
+            grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+@dataclass
+class Job:
+    """One submission prepared for a worker: its private course root and what it is graded against."""
+
+    sub: Submission
+    assignment: Assignment
+    root: Path
+    cells: list[tuple[str, str, float]]
+
+
+def prepare(sub: Submission, assignment: Assignment, jobs_dir: Path, template_db: Path) -> Job | Result:
+    """Check a submission and copy it into a private course root; a Result if it cannot be graded."""
+    cells = graded_cells(assignment.notebooks[0])
+    result = Result(sub.student, sub.assignment, max_score=sum(p for _, _, p in cells))
     if not STUDENT_ID.match(sub.student):
         result.problems.append(f"student folder name {sub.student!r} is not a usable id")
-        return result
     present = {p.name for p in sub.folder.glob("*.ipynb")}
     expected = {p.name for p in assignment.notebooks}
     for missing in sorted(expected - present):
@@ -106,34 +153,48 @@ def grade_one(api, sub: Submission, assignment: Assignment, feedback_out: Path |
         if problem:
             result.problems.append(problem)
     if result.problems:
+        result.cells = {gid: (0.0, p) for _, gid, p in cells}
         return result
-
-    dest = Path(api.coursedir.format_path(api.coursedir.submitted_directory, sub.student, sub.assignment))
-    if dest.exists():
-        shutil.rmtree(dest)
+    root = jobs_dir / f"{sub.student}__{sub.assignment}"
+    if root.exists():
+        shutil.rmtree(root)
+    dest = root / "submitted" / sub.student / sub.assignment
     dest.mkdir(parents=True)
     for name in sorted(expected):
         shutil.copyfile(sub.folder / name, dest / name)
-    outcome = api.autograde(sub.assignment, sub.student)
-    if not outcome.get("success"):
-        result.problems.append(f"autograde failed: {failure_reason(outcome)}")
-        return result
-    read_result(api, sub.student, sub.assignment, result)
-    if feedback_out is not None:
-        write_feedback(api, sub, feedback_out, result)
+    shutil.copyfile(template_db, root / "gradebook.db")
+    return Job(sub, assignment, root, cells)
+
+
+def score_job(job: Job, report: dict) -> Result:
+    """Turn a worker's report and the autograded notebook it left into a Result."""
+    sub = job.sub
+    result = Result(sub.student, sub.assignment, max_score=sum(p for _, _, p in job.cells))
+    if report.get("error"):
+        result.problems.append(report["error"])
+    notebook = job.assignment.notebooks[0]
+    autograded = job.root / "autograded" / sub.student / sub.assignment / notebook.name
+    if report.get("ok") and autograded.exists():
+        result.cells, problems = score_autograded(autograded, job.cells)
+        result.problems.extend(problems)
+    else:
+        result.cells = {gid: (0.0, p) for _, gid, p in job.cells}
+        if not result.problems:
+            result.problems.append("the grader produced no autograded notebook")
+    result.score = sum(s for s, _ in result.cells.values())
     return result
 
 
-def write_feedback(api, sub: Submission, feedback_out: Path, result: Result) -> None:
-    outcome = api.generate_feedback(sub.assignment, sub.student)
-    if not outcome.get("success"):
-        result.problems.append("feedback could not be generated")
-        return
-    src = Path(api.coursedir.format_path(api.coursedir.feedback_directory, sub.student, sub.assignment))
-    dest = feedback_out / sub.student / sub.assignment
-    dest.mkdir(parents=True, exist_ok=True)
-    for html in src.glob("*.html"):
-        shutil.copyfile(html, dest / html.name)
+def task_for(job: Job, feedback: bool, source: Path | None) -> Task:
+    """The work for one job, as a function (forked child) and as a command (where there is no fork)."""
+    from .worker import grade_in_process
+
+    sub = job.sub
+    argv = [sys.executable, "-m", "course_lib.grading.worker", str(job.root), sub.assignment, sub.student]
+    argv += ["--feedback"] if feedback else []
+    argv += ["--source", str(source)] if source else []
+    return Task(key=job, argv=argv,
+                run=lambda: grade_in_process(job.root, sub.assignment, sub.student, feedback, source))
 
 
 def grade(
@@ -141,9 +202,11 @@ def grade(
     out: Path,
     feedback: bool = True,
     source: Path | None = None,
+    jobs: int = 1,
+    wall_budget: float = 120.0,
     progress: Callable[[Result, int, int], None] | None = None,
 ) -> list[Result]:
-    """Grade every submission under `submissions`; write OUT/grades.csv and OUT/feedback/."""
+    """Grade every submission under `submissions` with `jobs` workers; write OUT/grades.csv, feedback."""
     submissions = submissions.resolve()
     out = out.resolve()
     if out == submissions or submissions in out.parents:
@@ -153,24 +216,52 @@ def grade(
     work = out / "work"
     if work.exists():
         shutil.rmtree(work)
-    gradebook = work / "gradebook.db"
     api = make_api(work, source)
-    generated: set[str] = set()
+    for name in sorted({s.assignment for s in subs if s.assignment in known}):
+        generate(api, known[name])
+    db_url = api.coursedir.db_url
+    template = work / "template.db"
+    shutil.copyfile(work / "gradebook.db", template)
+
     results: list[Result] = []
-    for index, sub in enumerate(subs, 1):
+    pending: list[Job] = []
+    for sub in subs:
         if sub.assignment not in known:
-            result = Result(sub.student, sub.assignment)
-            result.problems.append(f"unknown assignment {sub.assignment!r}")
-        else:
-            if sub.assignment not in generated:
-                generate(api, known[sub.assignment])
-                generated.add(sub.assignment)
-            result = grade_one(api, sub, known[sub.assignment], out / "feedback" if feedback else None)
-        results.append(result)
+            bad = Result(sub.student, sub.assignment)
+            bad.problems.append(f"unknown assignment {sub.assignment!r}")
+            results.append(bad)
+            continue
+        prepared = prepare(sub, known[sub.assignment], work / "jobs", template)
+        (pending if isinstance(prepared, Job) else results).append(prepared)
+    done = 0
+
+    def finish(result: Result, job: Job | None) -> None:
+        nonlocal done
+        done += 1
+        if result.assignment in known and result.cells:
+            record(db_url, result, known[result.assignment].notebooks[0].stem)
+        if job is not None and feedback:
+            fb = job.root / "feedback" / result.student / result.assignment
+            if fb.is_dir():
+                dest = out / "feedback" / result.student / result.assignment
+                dest.mkdir(parents=True, exist_ok=True)
+                for html in fb.glob("*.html"):
+                    shutil.copyfile(html, dest / html.name)
         if progress:
-            progress(result, index, len(subs))
+            progress(result, done, len(subs))
+
+    for r in results:
+        finish(r, None)
+    def done_job(job: Job, report: dict) -> None:
+        result = score_job(job, report)
+        results.append(result)
+        finish(result, job)
+
+    run_all([task_for(job, feedback, source) for job in pending], jobs, wall_budget, done_job)
+    order = {(s.student, s.assignment): i for i, s in enumerate(subs)}
+    results.sort(key=lambda r: order[(r.student, r.assignment)])
     write_grades_csv(out / "grades.csv", results)
-    shutil.copyfile(gradebook, out / "gradebook.db")
+    shutil.copyfile(work / "gradebook.db", out / "gradebook.db")
     return results
 
 

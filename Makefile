@@ -1,0 +1,34 @@
+# socket-course: two commands for everyone (see README.md).
+#   make lab    set up .venv, build your notebooks in ./student, open JupyterLab on 127.0.0.1
+#   make test   set up .venv and run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test venv release bench clean
+
+venv: $(STAMP)
+
+# Re-install only when the project's dependencies change: a second run is instant.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/socket-course lab --dir student
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+release: $(STAMP)
+	$(BIN)/socket-course release --out release
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/harness.py
+	$(BIN)/python benchmarks/grading.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .coverage htmlcov release
