@@ -27,6 +27,7 @@ from course_lib.grading.grade import grade
 from course_lib.grading.release import generate
 
 WRONG = Path(__file__).parent / "wrong_answers"
+FIXTURES = Path(__file__).parent / "fixtures"
 ASSIGNMENTS = assignments()
 FIXTURE_NAME = re.compile(r"^(?P<gid>[a-z0-9_]+?)__(?P<mistake>[a-z0-9_]+)\.py$")
 
@@ -43,17 +44,17 @@ class WrongAnswer:
         return f"wrong-{self.grade_id}-{self.mistake}".replace("_", "-")
 
 
-def wrong_answers(assignment: str) -> list[WrongAnswer]:
+def wrong_answers(assignment: str, folder: Path | None = None) -> list[WrongAnswer]:
     found = []
-    for path in sorted((WRONG / assignment).glob("*.py")):
+    for path in sorted((folder or WRONG / assignment).glob("*.py")):
         m = FIXTURE_NAME.match(path.name)
         assert m, f"{path}: name it <grade_id>__<mistake>.py"
         found.append(WrongAnswer(assignment, m["gid"], m["mistake"], path))
     return found
 
 
-def notebook(assignment: str) -> Path:
-    nbs = ASSIGNMENTS[assignment].notebooks
+def notebook(assignment: str, known=None) -> Path:
+    nbs = (known or ASSIGNMENTS)[assignment].notebooks
     assert len(nbs) == 1, f"{assignment}: the harness expects one notebook per assignment"
     return nbs[0]
 
@@ -65,8 +66,11 @@ def release_text(nb: nbformat.NotebookNode) -> str:
 class Runs:
     """Grades each assignment's blank, reference and wrong-answer submissions once per session."""
 
-    def __init__(self, tmp_path_factory):
+    def __init__(self, tmp_path_factory, source: Path | None = None, wrong: Path | None = None):
         self.tmp = tmp_path_factory
+        self.source = source
+        self.known = assignments(source) if source else ASSIGNMENTS
+        self.wrong = wrong  # a folder of fixtures for a single-assignment test course
         self.cache: dict[str, dict] = {}
 
     def get(self, assignment: str) -> dict:
@@ -76,9 +80,9 @@ class Runs:
 
     def _run(self, assignment: str) -> dict:
         base = self.tmp.mktemp(assignment)
-        api = make_api(base / "release-course")
-        release_dir = generate(api, ASSIGNMENTS[assignment])
-        source = notebook(assignment)
+        api = make_api(base / "release-course", self.source)
+        release_dir = generate(api, self.known[assignment])
+        source = notebook(assignment, self.known)
         released = release_dir / source.name
         subs = base / "submissions"
 
@@ -92,12 +96,12 @@ class Runs:
 
         put("blank", released)
         put("reference", source)
-        for wrong in wrong_answers(assignment):
+        for wrong in wrong_answers(assignment, self.wrong):
             nb = nbformat.read(str(source), as_version=4)
             cell = solution_cell(nb, wrong.grade_id)
             cell.source = wrong.path.read_text().rstrip("\n")
             put(wrong.student, nb=nb)
-        results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1)
+        results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1, source=self.source)
         by_student = {r.student: r for r in results}
         for r in results:
             assert r.graded, f"{r.student}: could not be graded: {r.problems}"
@@ -163,12 +167,28 @@ def test_release_hides_solutions_and_hidden_tests(assignment, runs):
     assert not leaked, f"solution or hidden-test lines leaked into the release: {leaked[:5]}"
 
 
+def passing_on_blank(run: dict) -> dict:
+    return {gid: s for gid, s in run["results"]["blank"].cells.items() if s[0] > 0}
+
+
+def uncaught_cells(nb: nbformat.NotebookNode, registered: list[WrongAnswer], run: dict) -> list[str]:
+    """Graded cells that no wrong answer of their exercise makes fail."""
+    results = run["results"]
+    uncaught = []
+    for exercise, cells in exercises(nb).items():
+        mine = [w for w in registered if w.grade_id == exercise]
+        assert mine, f"exercise {exercise} has no registered wrong answer"
+        for gid in cells:
+            if not any(results[w.student].cells[gid][0] < results[w.student].cells[gid][1] for w in mine):
+                uncaught.append(gid)
+    return uncaught
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
 def test_blank_release_scores_zero(assignment, runs):
-    result = runs.get(assignment)["results"]["blank"]
-    passing = {gid: s for gid, s in result.cells.items() if s[0] > 0}
+    passing = passing_on_blank(runs.get(assignment))
     assert not passing, f"graded cells that pass on the blank release (tests that cannot fail): {passing}"
-    assert result.max_score > 0
+    assert runs.get(assignment)["results"]["blank"].max_score > 0
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
@@ -197,15 +217,7 @@ def test_wrong_answer_loses_points(assignment, wrong, runs):
 @pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
 def test_every_graded_cell_is_caught_by_a_wrong_answer(assignment, runs):
     nb = nbformat.read(str(notebook(assignment)), as_version=4)
-    registered = wrong_answers(assignment)
-    results = runs.get(assignment)["results"]
-    uncaught = []
-    for exercise, cells in exercises(nb).items():
-        mine = [w for w in registered if w.grade_id == exercise]
-        assert mine, f"exercise {exercise} has no wrong answer in {WRONG / assignment}"
-        for gid in cells:
-            if not any(results[w.student].cells[gid][0] < results[w.student].cells[gid][1] for w in mine):
-                uncaught.append(gid)
+    uncaught = uncaught_cells(nb, wrong_answers(assignment), runs.get(assignment))
     assert not uncaught, f"graded cells that no registered wrong answer makes fail: {uncaught}"
 
 
@@ -217,3 +229,24 @@ def test_wrong_answer_files_name_real_exercises(assignment):
         assert wrong.grade_id in solutions, f"{wrong.path.name}: {assignment} has no solution cell {wrong.grade_id!r}"
         first = wrong.path.read_text().splitlines()[0]
         assert first.startswith("#"), f"{wrong.path.name}: the first line must be a comment naming the mistake"
+
+
+def test_harness_catches_a_test_that_cannot_fail(tmp_path, tmp_path_factory):
+    """Self-test: add a vacuous graded cell to the pilot course; the harness's checks must flag it."""
+    pilot = FIXTURES / "pilot_course"
+    course = tmp_path / "course"
+    shutil.copytree(pilot, course)
+    path = course / "00_pilot" / "pilot.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    vacuous = nbformat.v4.new_code_cell(
+        "assert True  # a test that cannot fail",
+        metadata={"nbgrader": {"grade": True, "solution": False, "locked": True, "task": False, "points": 1,
+                               "grade_id": "ex1_roundtrip_vacuous", "schema_version": 3}})
+    nb.cells.append(vacuous)
+    nbformat.write(nb, str(path))
+    run = Runs(tmp_path_factory, source=course, wrong=FIXTURES / "pilot_wrong_answers").get("00_pilot")
+    assert "ex1_roundtrip_vacuous" in passing_on_blank(run)
+    registered = wrong_answers("00_pilot", FIXTURES / "pilot_wrong_answers")
+    assert uncaught_cells(nb, registered, run) == ["ex1_roundtrip_vacuous"]
+    # and the honest cells are fine: the pilot's own tests are caught and fail on the blank release
+    assert set(passing_on_blank(run)) == {"ex1_roundtrip_vacuous"}
