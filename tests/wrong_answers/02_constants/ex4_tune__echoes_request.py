@@ -1,0 +1,9 @@
+# Mistake: reports the buffer size it asked for instead of reading back what the kernel chose.
+def tune(sock, rcvbuf):
+    """Set SO_REUSEADDR, SO_RCVBUF (and TCP_NODELAY on TCP); return the values read back."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    is_tcp = sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)
+    if is_tcp:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return {"reuseaddr": True, "nodelay": True if is_tcp else None, "rcvbuf": rcvbuf}
