@@ -41,13 +41,39 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from .grading.grade import grade, print_progress
+    from rich.console import Console
+    from rich.table import Table
 
-    results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                    jobs=args.jobs, wall_budget=args.budget, progress=None if args.quiet else print_progress)
+    from .grading.grade import discover, grade, print_progress
+
+    console = Console(stderr=True)
+    total = len(discover(Path(args.submissions)))
+    if args.quiet:
+        results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
+                        jobs=args.jobs, wall_budget=args.budget)
+    elif console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   TextColumn("{task.description}"))
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("", total=total)
+            results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
+                            jobs=args.jobs, wall_budget=args.budget,
+                            progress=lambda r, i, n: bar.update(task, completed=i, description=f"{r.student}"))
+    else:
+        results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
+                        jobs=args.jobs, wall_budget=args.budget, progress=print_progress)
     bad = [r for r in results if not r.graded]
-    print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); "
-          f"grades in {Path(args.out) / 'grades.csv'}", file=sys.stderr)
+    table = Table(title="Grades", show_lines=False)
+    for column in ("student", "assignment", "score", "status"):
+        table.add_column(column)
+    for r in results:
+        status = "graded" if r.graded else "[red]NOT GRADED[/red]: " + "; ".join(r.problems)
+        table.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", status)
+    console.print(table)
+    print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); grades in "
+          f"{Path(args.out) / 'grades.csv'} (Canvas/Moodle import: canvas.csv)", file=sys.stderr)
     for r in bad:
         print(f"  NOT GRADED {r.student}/{r.assignment}: {'; '.join(r.problems)}", file=sys.stderr)
     return 0 if not bad else 2

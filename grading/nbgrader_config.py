@@ -21,6 +21,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # the backstop for code that escapes them.
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
+# Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
+c.Execute.execute_retries = 1
 
 # Feedback never shows hidden tests' source (stock generate_feedback would).
 c.GenerateFeedback.preprocessors = [

@@ -25,7 +25,7 @@ class CourseError(Exception):
 
 def notebooks_dir() -> Path:
     """The folder of source notebooks: $SOCKET_COURSE_NOTEBOOKS, or notebooks/ beside course_lib."""
-    path = Path(os.environ.get("SOCKET_COURSE_NOTEBOOKS", REPO_ROOT / "notebooks"))
+    path = Path(os.environ.get("SOCKET_COURSE_NOTEBOOKS", REPO_ROOT / "notebooks")).resolve()
     if not path.is_dir():
         raise CourseError(
             f"source notebooks not found at {path}: run from a clone of socket-course "
@@ -52,7 +52,7 @@ class Assignment:
 
 def assignments(source: Path | None = None) -> dict[str, Assignment]:
     """Every assignment under the source folder, in order: `<assignment>/<notebook>.ipynb`."""
-    source = source or notebooks_dir()
+    source = Path(source).resolve() if source else notebooks_dir()
     found = {}
     for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         nbs = tuple(sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith(".")))
@@ -73,7 +73,7 @@ def load_config(root: Path, source: Path | None = None) -> Config:
     loader = PyFileConfigLoader("nbgrader_config.py", path=str(grading_dir()))
     config = loader.load_config()
     config.CourseDirectory.root = str(root)
-    config.CourseDirectory.source_directory = str(source or notebooks_dir())
+    config.CourseDirectory.source_directory = str(Path(source).resolve() if source else notebooks_dir())
     config.CourseDirectory.db_url = "sqlite:///" + str(Path(root, "gradebook.db"))
     # nbgrader would otherwise log every step at INFO; the command prints its own summary.
     config.NbGraderAPI.log_level = logging.WARNING

@@ -261,6 +261,7 @@ def grade(
     order = {(s.student, s.assignment): i for i, s in enumerate(subs)}
     results.sort(key=lambda r: order[(r.student, r.assignment)])
     write_grades_csv(out / "grades.csv", results)
+    write_canvas_csv(out / "canvas.csv", results)
     shutil.copyfile(work / "gradebook.db", out / "gradebook.db")
     return results
 
@@ -273,6 +274,27 @@ def write_grades_csv(path: Path, results: Iterable[Result]) -> None:
         for r in results:
             writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}",
                              "graded" if r.graded else "error", "; ".join(r.problems)])
+
+
+def write_canvas_csv(path: Path, results: Iterable[Result]) -> None:
+    """Canvas's gradebook-import layout: one row per student, one column per assignment.
+
+    Canvas matches rows on "SIS Login ID" (the student's folder name here); the second row gives each
+    column's points possible. Moodle's "Import grades from CSV" accepts the same file, mapping the
+    "SIS Login ID" column to the username.
+    """
+    results = list(results)
+    names = sorted({r.assignment for r in results if r.max_score > 0})
+    possible = {a: max(r.max_score for r in results if r.assignment == a) for a in names}
+    students = sorted({r.student for r in results})
+    score = {(r.student, r.assignment): r.score for r in results}
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *names])
+        writer.writerow(["Points Possible", "", "", "", "", *(f"{possible[a]:g}" for a in names)])
+        for student in students:
+            writer.writerow([student, "", "", student, "",
+                             *(f"{score[(student, a)]:g}" if (student, a) in score else "" for a in names)])
 
 
 def print_progress(result: Result, index: int, total: int) -> None:
