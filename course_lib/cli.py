@@ -87,6 +87,9 @@ def cmd_lab(args) -> int:
     print(f"Course notebooks in {workdir} ({len(written)} new; your existing work is never replaced)")
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={args.port}",
             f"--ServerApp.root_dir={workdir}"]
+    # Learners need no formgrader: without this, nbgrader's server extensions log errors about a course root.
+    for ext in ("formgrader", "assignment_list", "course_list"):
+        argv += ["--ServerApp.jpserver_extensions", f"nbgrader.server_extensions.{ext}=False"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
     print("Starting JupyterLab on loopback; open the URL with its token printed below. Ctrl-C stops it.",
@@ -94,6 +97,8 @@ def cmd_lab(args) -> int:
     if args.dry_run:
         print(" ".join(argv))
         return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execv(sys.executable, argv)
     return 0  # not reached
 
