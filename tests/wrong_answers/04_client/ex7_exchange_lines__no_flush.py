@@ -1,0 +1,10 @@
+# Writes each line but never flushes, so the request sits in the file buffer and both sides wait.
+def exchange_lines(port, lines):
+    """Send each str in `lines` as a line to 127.0.0.1:port; return the reply lines (str, UTF-8)."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(5.0)) as sock, \
+            sock.makefile("rw", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line + "\n")
+            replies.append(f.readline().rstrip("\n"))
+    return replies

