@@ -65,6 +65,13 @@ def _seconds(deadline: float | None) -> float:
     return DEFAULT_DEADLINE if deadline is None else deadline
 
 
+def _patience(deadline: float | None) -> float:
+    """How long a reference peer waits: longer than the learner's deadline,
+    so that a stuck learner is caught by its deadline (with the right
+    message) rather than by the peer giving up first."""
+    return 2 * _seconds(deadline) + scaled(0.5)
+
+
 # -- failure messages ------------------------------------------------------
 
 def _fail(happened: str, *, expected=None, got=None, hint: str | None = None,
@@ -246,7 +253,7 @@ def check_start_server(start_server, *, edge_cases: bool = True, deadline: float
             listening = (sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
                          if hasattr(socket, "SO_ACCEPTCONN") else None)
             try:
-                socket.create_connection(("127.0.0.1", real_port), timeout=_seconds(deadline)).close()
+                socket.create_connection(("127.0.0.1", real_port), timeout=_patience(deadline)).close()
             except OSError as exc:
                 raise _fail(f"connecting to the server on port {real_port} failed: {exc!r}.",
                             hint="call listen() after bind()") from exc
@@ -291,7 +298,11 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
 def _recv_exactly_or_less(ep: Endpoint, n: int) -> bytes:
     out = bytearray()
     while len(out) < n:
-        chunk = ep.recv(n - len(out), what=f"the echo ({n - len(out)} more bytes)")
+        try:
+            chunk = ep.recv(n - len(out), what=f"the echo ({n - len(out)} more bytes)")
+        except ConnectionError:  # the server closed with our bytes unread: a reset
+            chunk = b""
+            ep.eof = True
         if not chunk:
             break
         out += chunk
@@ -626,7 +637,7 @@ def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
             raise _fail("the socket is bound to the wrong address.",
                         expected=("127.0.0.1", port), got=sock.getsockname())
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=_seconds(deadline)).close()
+            socket.create_connection(("127.0.0.1", port), timeout=_patience(deadline)).close()
         except OSError as exc:
             raise _fail(f"connecting to port {port} failed: {exc!r}.",
                         hint="call listen() after bind()") from exc
@@ -659,7 +670,7 @@ def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
         port = sock.getsockname()[1]
         for host in ("127.0.0.1", "::1"):
             try:
-                socket.create_connection((host, port), timeout=_seconds(deadline)).close()
+                socket.create_connection((host, port), timeout=_patience(deadline)).close()
             except OSError as exc:
                 raise _fail(f"a client could not connect via {host}: {exc!r}.",
                             hint="the server must listen on all addresses ('') with "
@@ -701,9 +712,9 @@ def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | Non
         how = "all at once"
         if payload == "dribbled":
             payload, how = b"one byte at a time\n", "one byte at a time"
-            peer = peers.dribble_server(payload, chunk=1, timeout=_seconds(deadline))
+            peer = peers.dribble_server(payload, chunk=1, timeout=_patience(deadline))
         else:
-            peer = peers.close_midway_server(payload, timeout=_seconds(deadline))
+            peer = peers.close_midway_server(payload, timeout=_patience(deadline))
         _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
 
 
@@ -723,7 +734,7 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
         cases += [b"", _BIG, UTF8_TEXT.encode()]
     what = "request(port, data)"
     for data in cases:
-        peer = peers.half_close_server(reply=_hash_reply, timeout=_seconds(deadline))
+        peer = peers.half_close_server(reply=_hash_reply, timeout=_patience(deadline))
         with peer, record_unclosed() as unclosed:
             try:
                 got = _call(request, peer.port, data, what=what, deadline=deadline, peer=peer,
@@ -762,7 +773,7 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
     if edge_cases:
         servers.append(peers.silent_server)
     for make in servers:
-        with make(timeout=_seconds(deadline)) as srv, record_unclosed() as unclosed:
+        with make(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
             got = _call(probe, srv.port, what=what, deadline=deadline, peer=srv,
                         expected="to connect, close, and return True")
         if got is not True:
@@ -844,7 +855,7 @@ def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: floa
     if edge_cases:
         lines += [UTF8_TEXT, "", "x" * 100_000] + [f"line {i}" for i in range(50)]
     expected = [line.encode().upper().decode() for line in lines]
-    with peers.line_server(timeout=_seconds(deadline)) as srv, record_unclosed() as unclosed:
+    with peers.line_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
         try:
             got = _call(exchange_lines, srv.port, list(lines), what=what, deadline=deadline,
                         peer=srv, expected="one reply line per line sent")
@@ -946,7 +957,7 @@ def check_sendfile(send_file, *, edge_cases: bool = True, deadline: float | None
             with open(path, "wb") as f:
                 f.write(content)
             what = f"send_file(port, {os.path.basename(path)!r})"
-            with peers.silent_server(timeout=_seconds(deadline)) as srv, \
+            with peers.silent_server(timeout=_patience(deadline)) as srv, \
                     record_unclosed() as unclosed:
                 got = _call(send_file, srv.port, path, what=what, deadline=deadline, peer=srv,
                             expected="to send the whole file and close the connection")

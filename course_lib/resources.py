@@ -222,7 +222,7 @@ class _UnclosedRecord(list):
 
     def sockets(self) -> list:
         """Only the warnings about unclosed sockets."""
-        return [m for m in self if "socket" in m]
+        return [m for m in self if m.startswith("unclosed <") and "socket" in m.lower()]
 
 
 @contextlib.contextmanager

@@ -201,6 +201,9 @@ class LearnerCall:
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name=f"learner-{getattr(fn, '__name__', 'call')}")
         self.abandoned = False
+        self._lock = threading.Lock()
+        self._finished = False  # set under _lock: no interrupt is injected after it
+        self._on_finish_ran = False
 
     def start(self) -> "LearnerCall":
         self.thread.start()
@@ -213,12 +216,27 @@ class LearnerCall:
             pass
         except BaseException as exc:  # handed to the caller by result()
             self.exception = exc
-        finally:
+        # An interrupt injected just as fn returned may still fire during the
+        # bookkeeping below (at the latest when it calls Event.set); catch it
+        # wherever it lands and finish again (every step is idempotent).
+        # (Cancelling it with PyThreadState_SetAsyncExc(id, NULL) instead
+        # livelocks under a trace function such as coverage's.)
+        while True:
             try:
-                if self.on_finish is not None and not self.abandoned:
-                    self.on_finish()
-            finally:
-                self.done.set()
+                self._finish()
+                return
+            except _Abandoned:
+                continue
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._finished = True
+        try:
+            if self.on_finish is not None and not self.abandoned and not self._on_finish_ran:
+                self._on_finish_ran = True
+                self.on_finish()
+        finally:
+            self.done.set()
 
     def wait(self, timeout: float) -> bool:
         """True if the call ended within ``timeout`` seconds."""
@@ -245,11 +263,9 @@ class LearnerCall:
         self.abandoned = True
         for sock in sockets:
             hard_close(sock)
-        if self.done.is_set():
-            self.thread.join(scaled(1.0))
-            return not self.thread.is_alive()
-        if _set_async_exc is not None and self.thread.ident is not None:
-            _set_async_exc(ctypes.c_ulong(self.thread.ident), ctypes.py_object(_Abandoned))
+        with self._lock:
+            if not self._finished and _set_async_exc is not None and self.thread.ident is not None:
+                _set_async_exc(ctypes.c_ulong(self.thread.ident), ctypes.py_object(_Abandoned))
         self.thread.join(scaled(1.0))
         return not self.thread.is_alive()
 
