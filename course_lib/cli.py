@@ -46,11 +46,17 @@ def cmd_grade(args) -> int:
 
     from .grading.grade import discover, grade, print_progress
 
+    from .grading.sandbox import bwrap_path, unavailable_reason
+
     console = Console(stderr=True)
     total = len(discover(Path(args.submissions)))
+    sandbox = False if args.no_sandbox else None
+    if not args.no_sandbox and bwrap_path() is None:
+        print(f"socket-course grade: warning: submissions run without a sandbox: {unavailable_reason()}",
+              file=sys.stderr)
     if args.quiet:
         results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                        jobs=args.jobs, wall_budget=args.budget)
+                        jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout)
     elif console.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -59,23 +65,27 @@ def cmd_grade(args) -> int:
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("", total=total)
             results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                            jobs=args.jobs, wall_budget=args.budget,
+                            jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout,
                             progress=lambda r, i, n: bar.update(task, completed=i, description=f"{r.student}"))
     else:
         results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                        jobs=args.jobs, wall_budget=args.budget, progress=print_progress)
+                        jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout, progress=print_progress)
     bad = [r for r in results if not r.graded]
     table = Table(title="Grades", show_lines=False)
     for column in ("student", "assignment", "score", "status"):
         table.add_column(column)
     for r in results:
-        status = "graded" if r.graded else "[red]NOT GRADED[/red]: " + "; ".join(r.problems)
+        status = {"graded": "graded", "error": "[red]NOT GRADED[/red]: " + "; ".join(r.problems),
+                  "flagged": "[yellow]FLAGGED[/yellow]: " + "; ".join(r.flags)}[r.status]
         table.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", status)
     console.print(table)
     print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); grades in "
           f"{Path(args.out) / 'grades.csv'} (Canvas/Moodle import: canvas.csv)", file=sys.stderr)
     for r in bad:
         print(f"  NOT GRADED {r.student}/{r.assignment}: {'; '.join(r.problems)}", file=sys.stderr)
+    for r in results:
+        if r.flags:
+            print(f"  FLAGGED {r.student}/{r.assignment}: {'; '.join(r.flags)}", file=sys.stderr)
     return 0 if not bad else 2
 
 
@@ -120,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run NOTEBOOK from top to bottom and print, per exercise, pass or fail with "
                                    "the failure message. Exits 0 only when every test passes.")
     p.add_argument("notebook", help="the .ipynb file to check")
-    p.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default 30)")
+    p.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default 15)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("grade", help="autograde a folder of submissions",
@@ -132,8 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for grades.csv, feedback and the gradebook")
     p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                    help="parallel workers (default: the number of cores)")
-    p.add_argument("--budget", type=float, default=120.0,
-                   help="seconds one notebook may take to grade before it is stopped (default 120)")
+    p.add_argument("--budget", type=float, default=60.0,
+                   help="seconds one notebook may take to grade before it is stopped (default 60)")
+    p.add_argument("--cell-timeout", type=int, default=None,
+                   help="seconds one cell may run before it is interrupted (default 15)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without bubblewrap even where it is available")
     p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-submission progress lines")
     p.set_defaults(func=cmd_grade)

@@ -19,7 +19,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # A graded cell must never wait for long: course_lib's checks have deadlines of a few seconds; this is
 # the backstop for code that escapes them.
-c.Execute.timeout = 30
+c.Execute.timeout = 15
 c.Execute.interrupt_on_timeout = True
 # Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
 c.Execute.execute_retries = 1

@@ -105,6 +105,7 @@ class Runs:
         by_student = {r.student: r for r in results}
         for r in results:
             assert r.graded, f"{r.student}: could not be graded: {r.problems}"
+            assert not r.flags, f"{r.student}: flagged by the integrity scan: {r.flags}"
         return {
             "released": nbformat.read(str(released), as_version=4),
             "results": by_student,

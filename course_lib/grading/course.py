@@ -91,14 +91,16 @@ def ensure_tools_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, *parts])
 
 
-def make_api(root: Path, source: Path | None = None):
-    """An NbGraderAPI working on the course root `root`."""
+def make_api(root: Path, source: Path | None = None, extra: Config | None = None):
+    """An NbGraderAPI working on the course root `root` (with `extra` config on top)."""
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     ensure_tools_on_path()
     root.mkdir(parents=True, exist_ok=True)
     config = load_config(root, source)
+    if extra is not None:
+        config.merge(extra)
     with contextlib.redirect_stdout(io.StringIO()):
         coursedir = CourseDirectory(config=config)
         api = NbGraderAPI(coursedir=coursedir, config=config)
@@ -106,9 +108,20 @@ def make_api(root: Path, source: Path | None = None):
     return api
 
 
+FRIENDLY = {
+    "CellTimeoutError": "a cell ran past its time limit and could not be interrupted (a loop that ignores "
+                        "KeyboardInterrupt?); the tests after it did not run and score 0",
+    "DeadKernelError": "the kernel died (os._exit, a crash, or memory exhausted); the tests that did not run "
+                       "score 0",
+}
+
+
 def failure_reason(result: dict) -> str:
     """The most telling line of a failed nbgrader API call's log (its exception, not its epilogue)."""
     text = "\n".join([result.get("log") or "", result.get("error") or ""])
+    for marker, friendly in FRIENDLY.items():
+        if marker in text:
+            return friendly
     causes = [line.strip() for line in text.splitlines()
               if re.match(r"\s*[\w.]+(Error|Exception|Warning)\b.*:", line) and "NbGraderException" not in line]
     if causes:

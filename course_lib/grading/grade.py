@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import nbformat
 
 from .cells import grade_id, is_graded, nbgrader_meta
+from .integrity import inspect_submission
 from .course import Assignment, CourseError, assignments, make_api
 from .procs import Task, run_all
 from .release import generate
@@ -43,11 +44,16 @@ class Result:
     score: float = 0.0
     max_score: float = 0.0
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # grade_id -> (score, max)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why it could not be graded
+    flags: list[str] = field(default_factory=list)  # graded, but the instructor should look
 
     @property
     def graded(self) -> bool:
         return not self.problems
+
+    @property
+    def status(self) -> str:
+        return "error" if self.problems else "flagged" if self.flags else "graded"
 
 
 def discover(submissions: Path) -> list[Submission]:
@@ -136,6 +142,8 @@ class Job:
     assignment: Assignment
     root: Path
     cells: list[tuple[str, str, float]]
+    flags: list[str] = field(default_factory=list)
+    tampering: list[str] = field(default_factory=list)
 
 
 def prepare(sub: Submission, assignment: Assignment, jobs_dir: Path, template_db: Path) -> Job | Result:
@@ -163,7 +171,10 @@ def prepare(sub: Submission, assignment: Assignment, jobs_dir: Path, template_db
     for name in sorted(expected):
         shutil.copyfile(sub.folder / name, dest / name)
     shutil.copyfile(template_db, root / "gradebook.db")
-    return Job(sub, assignment, root, cells)
+    source = assignment.notebooks[0]
+    structural, tampering = inspect_submission(nbformat.read(str(sub.folder / source.name), as_version=4),
+                                               nbformat.read(str(source), as_version=4))
+    return Job(sub, assignment, root, cells, structural, tampering)
 
 
 def score_job(job: Job, report: dict) -> Result:
@@ -181,11 +192,14 @@ def score_job(job: Job, report: dict) -> Result:
         result.cells = {gid: (0.0, p) for _, gid, p in job.cells}
         if not result.problems:
             result.problems.append("the grader produced no autograded notebook")
+    result.flags = job.flags + job.tampering
+    if job.tampering:  # no test result from a kernel the submission reached into can be trusted
+        result.cells = {gid: (0.0, p) for _, gid, p in job.cells}
     result.score = sum(s for s, _ in result.cells.values())
     return result
 
 
-def task_for(job: Job, feedback: bool, source: Path | None) -> Task:
+def task_for(job: Job, feedback: bool, source: Path | None, sandbox: bool, cell_timeout: int | None) -> Task:
     """The work for one job, as a function (forked child) and as a command (where there is no fork)."""
     from .worker import grade_in_process
 
@@ -193,8 +207,10 @@ def task_for(job: Job, feedback: bool, source: Path | None) -> Task:
     argv = [sys.executable, "-m", "course_lib.grading.worker", str(job.root), sub.assignment, sub.student]
     argv += ["--feedback"] if feedback else []
     argv += ["--source", str(source)] if source else []
-    return Task(key=job, argv=argv,
-                run=lambda: grade_in_process(job.root, sub.assignment, sub.student, feedback, source))
+    argv += ["--sandbox"] if sandbox else []
+    argv += ["--cell-timeout", str(cell_timeout)] if cell_timeout else []
+    return Task(key=job, argv=argv, run=lambda: grade_in_process(job.root, sub.assignment, sub.student, feedback,
+                                                                 source, sandbox, cell_timeout))
 
 
 def grade(
@@ -203,10 +219,22 @@ def grade(
     feedback: bool = True,
     source: Path | None = None,
     jobs: int = 1,
-    wall_budget: float = 120.0,
+    wall_budget: float = 60.0,
     progress: Callable[[Result, int, int], None] | None = None,
+    sandbox: bool | None = None,
+    cell_timeout: int | None = None,
 ) -> list[Result]:
-    """Grade every submission under `submissions` with `jobs` workers; write OUT/grades.csv, feedback."""
+    """Grade every submission under `submissions` with `jobs` workers; write OUT/grades.csv, feedback.
+
+    sandbox: True requires bubblewrap, False never uses it, None (default) uses it where it works.
+    cell_timeout: seconds per cell (default: grading/nbgrader_config.py's Execute.timeout).
+    """
+    from .sandbox import bwrap_path, unavailable_reason
+
+    if sandbox is None:
+        sandbox = bwrap_path() is not None
+    elif sandbox and bwrap_path() is None:
+        raise CourseError(f"cannot sandbox: {unavailable_reason()}")
     submissions = submissions.resolve()
     out = out.resolve()
     if out == submissions or submissions in out.parents:
@@ -257,7 +285,7 @@ def grade(
         results.append(result)
         finish(result, job)
 
-    run_all([task_for(job, feedback, source) for job in pending], jobs, wall_budget, done_job)
+    run_all([task_for(job, feedback, source, sandbox, cell_timeout) for job in pending], jobs, wall_budget, done_job)
     order = {(s.student, s.assignment): i for i, s in enumerate(subs)}
     results.sort(key=lambda r: order[(r.student, r.assignment)])
     write_grades_csv(out / "grades.csv", results)
@@ -272,8 +300,8 @@ def write_grades_csv(path: Path, results: Iterable[Result]) -> None:
         writer = csv.writer(fh)
         writer.writerow(["student", "assignment", "score", "max_score", "status", "problems"])
         for r in results:
-            writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}",
-                             "graded" if r.graded else "error", "; ".join(r.problems)])
+            writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", r.status,
+                             "; ".join(r.problems + r.flags)])
 
 
 def write_canvas_csv(path: Path, results: Iterable[Result]) -> None:
@@ -299,4 +327,6 @@ def write_canvas_csv(path: Path, results: Iterable[Result]) -> None:
 
 def print_progress(result: Result, index: int, total: int) -> None:
     status = f"{result.score:g}/{result.max_score:g}" if result.graded else "ERROR: " + "; ".join(result.problems)
+    if result.flags:
+        status += " FLAGGED: " + "; ".join(result.flags)
     print(f"[{index}/{total}] {result.student} {result.assignment}: {status}", file=sys.stderr, flush=True)

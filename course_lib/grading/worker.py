@@ -24,20 +24,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("student")
     parser.add_argument("--feedback", action="store_true")
     parser.add_argument("--source")
+    parser.add_argument("--sandbox", action="store_true")
+    parser.add_argument("--cell-timeout", type=int)
     args = parser.parse_args(argv)
     report = grade_in_process(Path(args.root), args.assignment, args.student, args.feedback,
-                              Path(args.source) if args.source else None)
+                              Path(args.source) if args.source else None, args.sandbox, args.cell_timeout)
     print(json.dumps(report), flush=True)
     return 0
 
 
-def grade_in_process(root: Path, assignment: str, student: str, feedback: bool, source: Path | None) -> dict:
+def sandbox_config(root: Path) -> tuple[object, Path]:
+    """Config that makes nbgrader start the job's kernel inside the sandbox, talking over IPC."""
+    import os
+    import tempfile
+
+    from traitlets.config import Config
+
+    from .sandbox import KERNEL_NAME, install_kernelspec
+
+    ipc_dir = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # short: Unix socket paths are limited
+    os.environ["JUPYTER_PATH"] = str(install_kernelspec(root.resolve(), ipc_dir))
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(ipc_dir)
+    config = Config()
+    config.Execute.kernel_name = KERNEL_NAME
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(ipc_dir / "k")
+    config.KernelManager.connection_file = str(ipc_dir / "kernel.json")
+    return config, ipc_dir
+
+
+def grade_in_process(root: Path, assignment: str, student: str, feedback: bool, source: Path | None,
+                     sandbox: bool = False, cell_timeout: int | None = None) -> dict:
     """Autograde (and give feedback on) one prepared submission; a report, never an exception."""
+    import shutil
+
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy chatter is not the learner's business
     from .course import failure_reason, make_api
 
+    ipc_dir = None
     try:
-        api = make_api(root, source)
+        from traitlets.config import Config
+
+        extra = Config()
+        if sandbox:
+            extra, ipc_dir = sandbox_config(root)
+        if cell_timeout:
+            extra.Execute.timeout = cell_timeout
+        api = make_api(root, source, extra)
         outcome = api.autograde(assignment, student)
         report = {"ok": bool(outcome.get("success")), "error": ""}
         if not report["ok"]:
@@ -48,6 +81,9 @@ def grade_in_process(root: Path, assignment: str, student: str, feedback: bool, 
                 report["error"] = "feedback could not be generated: " + failure_reason(fb)
     except Exception as exc:  # a broken submission must become a report, not a crash
         report = {"ok": False, "error": f"the grader failed: {type(exc).__name__}: {exc}"}
+    finally:
+        if ipc_dir is not None:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
     return report
 
 
