@@ -69,8 +69,10 @@ def graded(tmp_path_factory):
             nbformat.write(nb, str(dest))
 
     put("clean", nbformat.read(str(NOTEBOOK), as_version=4))
-    for path in sorted(HOSTILE.glob("*.py")):
-        put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO))))
+    reference = next(c.source for c in nbformat.read(str(NOTEBOOK), as_version=4).cells
+                     if c.metadata.get("nbgrader", {}).get("solution"))
+    for path in sorted(HOSTILE.glob("*.py")):  # @REFERENCE@ stands for the correct solution
+        put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO)).replace("@REFERENCE@", reference)))
     for name, nb in structural().items():
         put(name, nb)
     put("invalid_json", raw="{ not a notebook")
