@@ -1118,23 +1118,15 @@ def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
         except AssertionError as exc:
             if not results or exc.__cause__ is None:
                 raise
+            _compare_messages(results, payloads, what, transcript)  # an earlier wrong result
+            # explains a later failure better than the failure itself
             cause = exc.__cause__  # failed after some messages: say which call
             raise _fail(f"{what} call {len(results) + 1} raised {type(cause).__name__}: {cause} "
                         f"(calls 1-{len(results)} returned {[abbreviate(r or b'', 12) for r in results]}).",
                         hint="read exactly 4 header bytes, unpack with '!I', then read exactly "
                              "that many bytes, looping on recv(); return None only on EOF "
                              "before a header", transcript=transcript) from cause
-        for i, payload in enumerate(payloads):
-            got = results[i]
-            if got != payload:
-                over = ("" if not isinstance(got, (bytes, bytearray)) or len(got) <= len(payload)
-                        else " It returned more than one frame's worth: read exactly the "
-                             "length in the header.")
-                raise _fail(f"{what} call {i + 1} returned the wrong message.{over}",
-                            expected=_show(payload), got=_show(got),
-                            hint="read exactly 4 header bytes, unpack with '!I', then read "
-                                 "exactly that many bytes, looping on recv()",
-                            transcript=transcript)
+        _compare_messages(results, payloads, what, transcript)
         if results[-1] is not None:
             raise _fail(f"after the last message the sender closed, but {what} returned "
                         f"{_show(results[-1])}.", expected="None (a clean end of the stream)",
@@ -1142,6 +1134,19 @@ def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
     finally:
         a.close()
         b.close()
+
+
+def _compare_messages(results, payloads, what, transcript) -> None:
+    for i, (got, payload) in enumerate(zip(results, payloads)):
+        if got != payload:
+            over = ("" if not isinstance(got, (bytes, bytearray)) or len(got) <= len(payload)
+                    else " It returned more than one frame's worth: read exactly the "
+                         "length in the header.")
+            raise _fail(f"{what} call {i + 1} returned the wrong message.{over}",
+                        expected=_show(payload), got=_show(got),
+                        hint="read exactly 4 header bytes, unpack with '!I', then read "
+                             "exactly that many bytes, looping on recv()",
+                        transcript=transcript)
 
 
 def _expect_eof_error(fn, args, data: bytes, where: str, what: str, hint: str, deadline) -> None:

@@ -237,12 +237,15 @@ def record_unclosed():
     so warnings from the learner's thread are caught too.
     """
     record = _UnclosedRecord()
-    gc.collect()  # garbage from earlier code must not be blamed on this block
+    # Young generations only: a full collection costs ~150 ms in a notebook
+    # kernel, and a socket the learner just dropped is young (or already
+    # closed by reference counting, which emits the warning at once).
+    gc.collect(1)  # garbage from earlier code must not be blamed on this block
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:
             yield record
         finally:
-            gc.collect()
+            gc.collect(1)
             record.extend(str(w.message) for w in caught
                           if issubclass(w.category, ResourceWarning))

@@ -28,11 +28,11 @@ FAST = timing.scaled(0.5)
 @pytest.fixture(autouse=True)
 def no_leaks():
     """Fail a test that leaves a thread or a file descriptor behind."""
-    gc.collect()
+    gc.collect(1)
     threads_before = set(threading.enumerate())
     fds_before = resources.open_fds()
     yield
-    gc.collect()
+    gc.collect(1)
     deadline = timing.Deadline(timing.scaled(2.0))
     leaked_threads = []
     for t in threading.enumerate():
