@@ -49,6 +49,9 @@ FORBIDDEN_DUNDERS = {"__class__", "__subclasses__", "__globals__", "__code__", "
                      "__base__", "__loader__", "__spec__", "__traceback__", "tb_frame", "f_globals", "f_locals",
                      "f_back", "gi_frame", "cr_frame"}
 ALLOWED_MAGICS = {"time", "timeit"}
+# Methods that let a returned object answer "yes" to any comparison a test makes.
+FORBIDDEN_METHODS = {"__eq__", "__ne__", "__bool__", "__hash__", "__instancecheck__", "__subclasscheck__",
+                     "__contains__", "__len__"}
 
 
 def _python_source(source: str) -> str:
@@ -102,6 +105,8 @@ def scan_code(source: str) -> list[str]:
                     reasons.append(f"uses sys.{alias.name}")
         elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES and id(node) not in allowed_calls:
             reasons.append(FORBIDDEN_NAMES[node.id])
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in FORBIDDEN_METHODS:
+            reasons.append(f"defines {node.name}, which can make a wrong result compare as right")
         elif isinstance(node, ast.Attribute):
             if node.attr in FORBIDDEN_DUNDERS:
                 reasons.append(f"reaches into objects' internals ({node.attr})")

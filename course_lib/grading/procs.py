@@ -50,6 +50,18 @@ def _become_subreaper() -> None:
             pass
 
 
+WORKER_MEMORY = 4 * 1024**3  # a grader holding a flood of output fails alone, not the machine
+
+
+def _limit_memory(limit: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def _kill_descendants() -> None:
     for child in psutil.Process().children(recursive=True):
         try:
@@ -87,6 +99,7 @@ def _start(task: Task) -> _Running:
                 os.close(r)
                 os.setsid()
                 _become_subreaper()
+                _limit_memory(WORKER_MEMORY)
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)
