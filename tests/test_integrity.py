@@ -1,0 +1,58 @@
+"""The static scan flags code that reaches into the grader, and only that."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib.grading.cells import is_solution
+from course_lib.grading.integrity import inspect_submission, scan_code
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("code,why", [
+    ("get_ipython().set_custom_exc((Exception,), None)", "get_ipython"),
+    ("import course_lib.checks\ncourse_lib.checks.check_echo_server = lambda *a: None", "replaces part of an imported module"),
+    ("from course_lib import checks\nchecks.check_fetch_all = print", "replaces part of an imported module"),
+    ("import socket\nsocket.socket.sendall = lambda *a: None", "replaces part of an imported module"),
+    ("import builtins\nbuiltins.AssertionError = None", "imports builtins"),
+    ("import sys\nsys.modules['course_lib'] = None", "sys.modules"),
+    ("exec('x = 1')", "exec"),
+    ("f = (lambda: 0).__globals__", "__globals__"),
+    ("class X:\n    def __eq__(self, o):\n        return True", "__eq__"),
+    ("%load_ext autoreload", "get_ipython"),
+    ("!rm -rf /", "get_ipython"),
+    ("import os\nos._exit(0)", "os._exit"),
+])
+def test_flags_tampering(code, why):
+    reasons = scan_code(code)
+    assert any(why in r for r in reasons), reasons
+
+
+@pytest.mark.parametrize("code", [
+    "import socket\nwith socket.socket() as s:\n    s.settimeout(1.0)",
+    "import sys\nprint(sys.platform)",
+    "%timeit sum(range(10))",
+    "import errno\nif exc.errno == errno.ECONNREFUSED:\n    pass",
+    "def broken(:\n    pass",  # does not parse: its tests fail on their own
+])
+def test_leaves_honest_code_alone(code):
+    assert scan_code(code) == []
+
+
+def test_no_reference_solution_or_wrong_answer_is_flagged():
+    sources = [c.source for nb in sorted(ROOT.glob("notebooks/*/*.ipynb"))
+               for c in nbformat.read(str(nb), as_version=4).cells if c.cell_type == "code" and is_solution(c)]
+    sources += [p.read_text() for p in sorted(ROOT.glob("tests/wrong_answers/*/*.py"))]
+    flagged = {i: scan_code(src) for i, src in enumerate(sources) if scan_code(src)}
+    assert not flagged
+
+
+def test_structural_changes_are_reported():
+    source = nbformat.read(str(ROOT / "tests/fixtures/pilot_course/00_pilot/pilot.ipynb"), as_version=4)
+    submitted = nbformat.read(str(ROOT / "tests/fixtures/pilot_course/00_pilot/pilot.ipynb"), as_version=4)
+    submitted.cells = [c for c in submitted.cells if c.metadata.nbgrader.get("grade_id") != "ex1_roundtrip_hidden"]
+    structural, tampering = inspect_submission(submitted, source)
+    assert structural == ["test cell ex1_roundtrip_hidden was deleted"] and tampering == []
