@@ -11,6 +11,7 @@ harness handed it so the abandoned thread unblocks, then raise
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -93,8 +94,12 @@ class HarnessSocket(socket.socket):
     def accept(self):
         """Like socket.accept, but the connection is a HarnessSocket."""
         fd, addr = self._accept()
-        conn = HarnessSocket(self.family, self.type, self.proto, fileno=fd,
-                             short_sends=self.short_sends, short_recvs=self.short_recvs)
+        try:
+            conn = HarnessSocket(self.family, self.type, self.proto, fileno=fd,
+                                 short_sends=self.short_sends, short_recvs=self.short_recvs)
+        except BaseException:  # e.g. the harness interrupting an abandoned call
+            os.close(fd)
+            raise
         if socket.getdefaulttimeout() is None and self.gettimeout():
             conn.setblocking(True)
         self.accepted.append(conn)
@@ -382,12 +387,16 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         try:
             client_result = client_script(listener.getsockname(), transcript, dl)
         except BaseException as exc:
-            # If the learner's function ended first, its exception, if any,
-            # explains the client's failure; a connection error raised after
-            # the client gave up (and closed) is only a consequence.
-            if listener.finished_before(exc) and call.wait(scaled(1.0)):
+            # The learner's exception, if it has one (give it a moment: its own
+            # `with conn:` may have closed the connection just before it
+            # finished), usually explains the client's failure.  Not a
+            # connection error raised after the client gave up and closed:
+            # that is only a consequence.
+            if call.wait(scaled(0.1)) and call.exception is not None:
                 err = call.exception
-                if not (isinstance(exc, AssertionError) and isinstance(err, OSError)):
+                consequence = isinstance(err, OSError) and (
+                    isinstance(exc, AssertionError) or not listener.finished_before(exc))
+                if not consequence:
                     call.result()
             raise
         if not call.wait(dl.remaining()):

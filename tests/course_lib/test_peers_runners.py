@@ -192,9 +192,14 @@ def test_endpoint_pause_without_waker():
 
 
 def test_endpoint_records_resets():
+    t = Transcript()
     with peers.reset_server(read=0) as srv:
-        t = Transcript()
-        with peers.connect(srv.address, t) as ep:
+        try:
+            ep = peers.connect(srv.address, t)
+        except ConnectionResetError:  # on a busy machine the RST can beat connect()
+            assert t.has("client", "error")
+            return
+        with ep:
             assert srv.wait_finished(1, scaled(2))
             with pytest.raises(OSError):
                 ep.sendall(b"x" * (1 << 20))
