@@ -810,7 +810,7 @@ def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
     limit = max(_seconds(deadline), 3 * t + scaled(0.5))
     replies = [b"pong\n"] + ([_BIG] if edge_cases else [])
     for payload in replies:
-        with peers.close_midway_server(payload, timeout=limit) as srv, \
+        with peers.close_midway_server(payload, timeout=_patience(limit)) as srv, \
                 record_unclosed() as unclosed:
             got = _call(fetch_with_timeout, srv.port, t, what=what, deadline=limit, peer=srv,
                         expected="the server's reply")
@@ -820,7 +820,7 @@ def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
                         got=_show(got), hint="read until recv() returns b''",
                         transcript=srv.transcript)
         _closes_its_socket(unclosed, what, srv.transcript)
-    with peers.silent_server(timeout=limit) as srv, record_unclosed() as unclosed:
+    with peers.silent_server(timeout=_patience(limit)) as srv, record_unclosed() as unclosed:
         start = time.monotonic()
         try:
             got = _call(fetch_with_timeout, srv.port, t, what=what, deadline=limit, peer=srv,
@@ -901,7 +901,7 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
     for drop, retries, data in cases:
         what = f"udp_request(port, {abbreviate(data, 12)}, {t:g}, retries={retries})"
         limit = max(_seconds(deadline), (retries + 2) * t + scaled(0.5))
-        with peers.udp_echo_server(drop_first=drop, timeout=limit) as srv, \
+        with peers.udp_echo_server(drop_first=drop, timeout=_patience(limit)) as srv, \
                 record_unclosed() as unclosed:
             start = time.monotonic()
             try:
