@@ -6,6 +6,7 @@ harness promises learners that nothing is left running after any check.
 """
 
 import gc
+import pathlib
 import threading
 import warnings
 
@@ -14,11 +15,20 @@ import pytest
 from course_lib import resources, timing
 
 
-def pytest_configure(config):
-    config.addinivalue_line("filterwarnings", "error::ResourceWarning")
-    config.addinivalue_line("filterwarnings", "error::pytest.PytestUnraisableExceptionWarning")
-    config.addinivalue_line("filterwarnings",
-                            "error::pytest.PytestUnhandledThreadExceptionWarning")
+_HERE = pathlib.Path(__file__).parent
+_STRICT = [
+    "error::ResourceWarning",
+    "error::pytest.PytestUnraisableExceptionWarning",
+    "error::pytest.PytestUnhandledThreadExceptionWarning",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Warnings as errors for the harness tests only (not the rest of the suite)."""
+    for item in items:
+        if _HERE in pathlib.Path(str(item.fspath)).parents:
+            for spec in _STRICT:
+                item.add_marker(pytest.mark.filterwarnings(spec))
 
 
 #: Small deadline for the wrong implementations that hang: each costs one.
