@@ -75,7 +75,12 @@ class Runs:
 
     def get(self, assignment: str) -> dict:
         if assignment not in self.cache:
-            self.cache[assignment] = self._run(assignment)
+            try:
+                self.cache[assignment] = self._run(assignment)
+            except Exception as exc:  # grade once: every test of this assignment reports the same failure
+                self.cache[assignment] = exc
+        if isinstance(self.cache[assignment], Exception):
+            raise self.cache[assignment]
         return self.cache[assignment]
 
     def _run(self, assignment: str) -> dict:

@@ -56,3 +56,13 @@ def test_structural_changes_are_reported():
     submitted.cells = [c for c in submitted.cells if c.metadata.nbgrader.get("grade_id") != "ex1_roundtrip_hidden"]
     structural, tampering = inspect_submission(submitted, source)
     assert structural == ["test cell ex1_roundtrip_hidden was deleted"] and tampering == []
+
+
+def test_unchanged_course_examples_are_not_scanned():
+    source = nbformat.read(str(ROOT / "tests/fixtures/pilot_course/00_pilot/pilot.ipynb"), as_version=4)
+    example = nbformat.v4.new_code_cell("print(ConnectionRefusedError.__mro__)")
+    source.cells.insert(2, example)
+    submitted = nbformat.from_dict(source)
+    assert inspect_submission(submitted, source) == ([], [])
+    submitted.cells[2].source += "\nprint(1)"  # edited by the learner: now it is theirs, and scanned
+    assert inspect_submission(submitted, source)[1]
