@@ -23,6 +23,8 @@ c.Execute.timeout = 15
 c.Execute.interrupt_on_timeout = True
 # Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
 c.Execute.execute_retries = 1
+# ipykernel warns on every start that its TCP loopback channel is unencrypted; learners need not see it.
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
 # Feedback never shows hidden tests' source (stock generate_feedback would).
 c.GenerateFeedback.preprocessors = [
