@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_lib.grading.course import assignments, ensure_tools_on_path  # noqa: E402
+from course_lib.grading.sandbox import bwrap_path  # noqa: E402
 
 
 def main() -> int:
@@ -69,6 +70,7 @@ def main() -> int:
             print(proc.stderr, file=sys.stderr)
             return 1
 
+    print(f"isolation (ours):                   {'bubblewrap sandbox' if bwrap_path() else 'none (no bubblewrap)'}")
     print(f"submissions graded:                 {total} ({args.copies} copies x {len(chosen)} assignments)")
     print(f"stock nbgrader autograde (1 at once): {stock:7.1f} s  ({stock / total:.2f} s per submission)")
     print(f"socket-course grade -j {args.jobs}:            {ours:7.1f} s  ({ours / total:.2f} s per submission)")
