@@ -72,6 +72,8 @@ def graded(tmp_path_factory):
     reference = next(c.source for c in nbformat.read(str(NOTEBOOK), as_version=4).cells
                      if c.metadata.get("nbgrader", {}).get("solution"))
     for path in sorted(HOSTILE.glob("*.py")):  # @REFERENCE@ stands for the correct solution
+        if path.stem == "snoops" and bwrap_path() is None:
+            continue  # unsandboxed, its writes would land in the repository and the home folder
         put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO)).replace("@REFERENCE@", reference)))
     for name, nb in structural().items():
         put(name, nb)
