@@ -47,6 +47,7 @@ Public API (shared harness)
     ``check_udp_echo_server``, ``check_reuseaddr_listener``,
     ``check_dualstack_server``, ``check_fetch_all``, ``check_request``,
     ``check_probe``, ``check_fetch_with_timeout``, ``check_framing``,
+    ``check_send_msg``, ``check_recv_msg``,
     ``check_line_client``, ``check_recv_exactly``, ``check_udp_client``,
     ``check_sendfile``; each takes the learner's callable(s) and the keywords
     ``edge_cases`` (False for a visible test cell's basic scenario) and

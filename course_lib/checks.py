@@ -47,6 +47,8 @@ __all__ = [
     "check_probe",
     "check_fetch_with_timeout",
     "check_framing",
+    "check_send_msg",
+    "check_recv_msg",
     "check_line_client",
     "check_recv_exactly",
     "check_udp_client",
@@ -148,10 +150,11 @@ def _call(fn, *args, what: str, deadline=None, transcript=None, peer=None,
 
 
 def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hint=None,
-           transcript=None, **kw):
+           transcript=None, listener=None, **kw):
     """run_server, with learner exceptions explained and client trouble described."""
     transcript = Transcript() if transcript is None else transcript
-    listener = harness_listener(backlog=max(16, kw.pop("backlog", 16)), **kw)
+    if listener is None:
+        listener = harness_listener(backlog=max(16, kw.pop("backlog", 16)), **kw)
     try:
         return run_server(server_fn, script, *args, deadline=_seconds(deadline), what=what,
                           expected=expected, hint=hint, transcript=transcript, listener=listener)
@@ -159,6 +162,8 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
         raise
     except AssertionError as exc:
         if listener.finished_before(exc) and listener.learner_error is None:
+            if listener.orphans:  # the real reason the client was cut off
+                raise _unjoined(what, listener.orphans, transcript) from exc
             first, _, rest = str(exc).partition("\n")
             raise AssertionError(f"{first}\nNote: {what} had already returned, after accepting "
                                  f"{len(listener.accepted)} connection(s).\n{rest}"
@@ -170,6 +175,8 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
         if sum(c.short_sends_made for c in listener.accepted):
             hint = _SENDALL_HINT
         if listener.finished_before(exc):
+            if listener.orphans:
+                raise _unjoined(what, listener.orphans, transcript) from exc
             happened = (f"{what} returned (after accepting {len(listener.accepted)} "
                         f"connection(s)) before the client was served; the client then saw: "
                         f"{exc}")
@@ -178,7 +185,17 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
         raise _fail(happened, expected=expected, hint=hint, transcript=transcript) from exc
 
 
+def _unjoined(what: str, orphans: int, transcript: Transcript) -> AssertionError:
+    return _fail(f"{what} returned before the {orphans} thread(s) it started had finished: "
+                 f"they were still serving their clients, and a server's connections end when "
+                 f"the function returns.",
+                 hint="keep the Thread objects in a list and join each one before returning: "
+                      "for t in threads: t.join()", transcript=transcript)
+
+
 def _check_closed_all(run, what: str, transcript: Transcript) -> None:
+    if run.orphans:
+        raise _unjoined(what, run.orphans, transcript)
     if run.unclosed:
         raise _fail(f"{what} returned without closing {run.unclosed} connection socket(s) "
                     f"it got from accept().",
@@ -326,6 +343,65 @@ def _echo_mismatch(i, msg, got, sent_before, ep, transcript):
     raise _fail(happened, expected=_show(msg), got=_show(got), hint=hint, transcript=transcript)
 
 
+def _cut_short(msg: bytes, got: bytes) -> bool:
+    """True if ``got`` is a non-empty start of ``msg``, shorter than it."""
+    return 0 < len(got) < len(msg) and msg.startswith(got)
+
+
+def _echoed(listener, k: int) -> int:
+    """How many bytes the learner's code sent on the k-th connection it accepted.
+
+    Why: a server that closes with unread bytes resets the connection, and a
+    reset can discard the echo before the reference client reads it.
+    """
+    accepted = listener.accepted
+    return accepted[k].bytes_sent if k < len(accepted) else 0
+
+
+def _partial_echo(side: str, msg: bytes, got: bytes, transcript: Transcript,
+                  echoed: int = 0) -> AssertionError:
+    """A server echoed the start of a client's bytes, then closed the connection."""
+    n = max(len(got), echoed)
+    lost = (f" (the reset discarded {n - len(got)} of them before {side} could read them)"
+            if n > len(got) else "")
+    return _fail(f"the server echoed {n} of the {len(msg)} bytes {side} sent, then closed "
+                 f"the connection{lost}.",
+                 expected=_show(msg), got=_show(got),
+                 hint="a large upload arrives in many pieces and one recv() returns only the "
+                      "first; keep calling recv() (and sendall() each piece) until recv() "
+                      "returns b'' (the client closed)", transcript=transcript)
+
+
+_UPLOAD = _BIG[:256 * 1024]
+
+
+def _check_large_upload(server_fn, n_arg, what: str, deadline) -> None:
+    """One client uploads 256 KiB while reading the echo, half-closes, reads until EOF."""
+    listener = harness_listener()
+
+    def script(address, transcript, dl):
+        side = "client"
+        try:
+            with connect(address, transcript, side, deadline=dl) as ep:
+                got = ep.exchange(_UPLOAD, len(_UPLOAD), shutdown=True)
+                got += ep.recv_until_eof(what="the server to close after the echo")
+        except (OSError, EOFError) as exc:  # e.g. reset: it closed with upload bytes unread
+            got, echoed = transcript.received_by(side), _echoed(listener, 0)
+            if _cut_short(_UPLOAD, got) or 0 < echoed < len(_UPLOAD):
+                raise _partial_echo(side, _UPLOAD, got, transcript, echoed) from exc
+            raise
+        if _cut_short(_UPLOAD, got):
+            raise _partial_echo(side, _UPLOAD, got, transcript)
+        if got != _UPLOAD:
+            raise _fail(f"{side} got a wrong echo of its 256 KiB upload.", expected=_show(_UPLOAD),
+                        got=_show(got), hint="echo exactly the bytes you receive, in order, "
+                                             "with sendall()", transcript=transcript)
+
+    run = _serve(server_fn, script, n_arg, what=what, deadline=deadline, listener=listener,
+                 expected="to echo all 256 KiB, then close once the client has closed")
+    _check_closed_all(run, what, run.transcript)
+
+
 def _run_echo_server(serve_once, script, what, deadline, **kw):
     run = _serve(serve_once, script, what=what, deadline=deadline,
                  expected="to echo every byte, then return once the client closes "
@@ -403,10 +479,35 @@ def _timestamp_mismatch(msg: bytes, reply: bytes, transcript: Transcript):
                 "build the reply from bytes: b'[' + time.ctime().encode() + b'] ' + data")
     elif not reply:
         hint = "the server sent nothing back (or closed); reply to every message with sendall()"
+    elif _answered_part(msg, reply):
+        part = _answered_part(msg, reply)
+        raise _fail(f"the server replied to only the first {part} of the {len(msg)} bytes of "
+                    f"{abbreviate(msg, 32)}, as if they were a whole message.",
+                    expected=_show(expected), got=_show(reply),
+                    hint="one recv() returned only part of the message; read the whole message "
+                         "before replying: use a bigger buffer (e.g. recv(65536)), or loop "
+                         "until you have it all",
+                    transcript=transcript)
     else:
         hint = "the format is b'[' + ctime + b'] ' + the message, exactly, with no newline"
     raise _fail(f"the reply to {abbreviate(msg, 32)} was not in the timestamp format.",
                 expected=_show(expected), got=_show(reply), hint=hint, transcript=transcript)
+
+
+def _answered_part(msg: bytes, reply: bytes) -> int:
+    """How many leading bytes of ``msg`` a reply answered, if it answered only those (else 0).
+
+    A reply to part of a message is a timestamp, the part, and then either
+    nothing more or the next reply's ``[``.
+    """
+    m = re.match(rb"\[.{24}\] ", reply, re.DOTALL)
+    if not m:
+        return 0
+    body = reply[m.end():]
+    k = 0
+    while k < min(len(body), len(msg)) and body[k] == msg[k]:
+        k += 1
+    return k if 0 < k < len(msg) and body[k:k + 1] in (b"", b"[") else 0
 
 
 def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = True,
@@ -430,15 +531,22 @@ def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = Tru
                     got = ep.exchange(msg, len(msg), shutdown=True)
                     got += ep.recv_until_eof(what="the server to close this connection")
             except (WaitTimeout, OSError, EOFError) as exc:
+                got, echoed = transcript.received_by(side), _echoed(listener, i)
+                if not isinstance(exc, WaitTimeout) and (_cut_short(msg, got)
+                                                         or 0 < echoed < len(msg)):
+                    raise _partial_echo(side, msg, got, transcript, echoed) from exc
                 raise _fail(f"{side} of {n} was not served: {exc}.",
                             hint=f"accept and serve {n} clients in a loop, one after another, "
                                  f"closing each connection when its client is done",
                             transcript=transcript) from exc
+            if _cut_short(msg, got):
+                raise _partial_echo(side, msg, got, transcript)
             if got != msg:
                 raise _fail(f"{side} got a wrong echo.", expected=_show(msg), got=_show(got),
                             transcript=transcript)
 
-    run = _serve(serve_clients, script, n, what=what, deadline=deadline,
+    listener = harness_listener()
+    run = _serve(serve_clients, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients in turn and then return")
     _check_closed_all(run, what, run.transcript)
     if run.accepted != n:
@@ -453,7 +561,8 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
     All n clients connect and send before any reply is required, and all
     replies must arrive while every client is still connected, so a server
     that handles one client at a time is caught at the deadline, not hung.
-    Edge cases: payloads of different sizes (up to 64 KiB) and UTF-8.
+    Edge cases: payloads of different sizes (up to 64 KiB) and UTF-8; then
+    ``serve_concurrently(listener, 1)`` with one client uploading 256 KiB.
     """
     what = f"serve_concurrently(listener, {n})"
 
@@ -472,9 +581,16 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
             for i in range(n):
                 eps.append(connect(address, transcript, f"client {i + 1}", deadline=dl))
             for ep, msg in zip(eps, payloads):
-                ep.sendall(msg)
+                try:
+                    ep.sendall(msg)
+                except ConnectionError:  # the server already closed this one: judged below
+                    ep.eof = True
             got = _gather(eps, [len(p) for p in payloads], dl)
             done = sum(g == p for g, p in zip(got, payloads))
+            for k, (ep, g, p) in enumerate(zip(eps, got, payloads)):
+                echoed = _echoed(listener, k)
+                if ep.eof and (_cut_short(p, g) or 0 < echoed < len(p)):
+                    raise _partial_echo(f"client {k + 1}", p, g, transcript, echoed)
             if done < n:
                 raise _fail(f"only {done} of {n} clients got their echo while all {n} were "
                             f"connected at once.",
@@ -490,15 +606,19 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
             for ep in eps:
                 ep.close()
 
-    run = _serve(serve_concurrently, script, n, what=what, deadline=deadline, backlog=n,
+    listener = harness_listener(backlog=max(16, n))
+    run = _serve(serve_concurrently, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients at once, and return when all are done")
     _check_closed_all(run, what, run.transcript)
+    if edge_cases:
+        _check_large_upload(serve_concurrently, 1, "serve_concurrently(listener, 1)", deadline)
 
 
 def _gather(eps, wants, dl: Deadline) -> list:
     """Read from many endpoints at once until each has ``want`` bytes, EOF, or the deadline."""
     got = [bytearray() for _ in eps]
     open_ = {ep.sock: k for k, ep in enumerate(eps)}
+    open_ = {s: k for s, k in open_.items() if not eps[k].eof}
     while open_ and not dl.expired():
         pending = [s for s, k in open_.items() if len(got[k]) < wants[k]]
         if not pending:
@@ -506,7 +626,10 @@ def _gather(eps, wants, dl: Deadline) -> list:
         readable, _, _ = select.select(pending, [], [], dl.remaining())
         for s in readable:
             k = open_[s]
-            chunk = eps[k].recv(wants[k] - len(got[k]))
+            try:
+                chunk = eps[k].recv(wants[k] - len(got[k]))
+            except ConnectionError:  # reset: the server closed with bytes unread
+                eps[k].eof, chunk = True, b""
             if not chunk:
                 del open_[s]
             got[k] += chunk
@@ -650,12 +773,34 @@ def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
     """``make_dualstack_server()``: one AF_INET6 listener reachable via 127.0.0.1 and ::1.
 
     Returns False (after printing why) where the platform has no dual-stack
-    sockets, True when the check ran and passed.
+    sockets, True when the check ran and passed.  Where it has none, the
+    function is still called, so that a blank stub cannot pass:
+    ``create_server`` raises ValueError or OSError there, which is accepted,
+    as is a returned AF_INET6 socket (closed at once); anything else, e.g.
+    the stub's NotImplementedError or a None, fails as usual.
     """
-    if not skip_unless(dualstack_available(),
-                       "dual-stack IPv6 sockets (IPV6_V6ONLY off) are not available"):
-        return False
     what = "make_dualstack_server()"
+    if not dualstack_available():
+        try:
+            sock = _call(make_dualstack_server, what=what, deadline=deadline)
+        except AssertionError as exc:
+            if not isinstance(exc.__cause__, (ValueError, OSError)):
+                raise
+        else:
+            try:
+                if not isinstance(sock, socket.socket):
+                    raise _fail(f"{what} should return the listening socket (or, where "
+                                f"dual-stack sockets are unavailable, let create_server's "
+                                f"error propagate).", got=_show(sock))
+                if sock.family != socket.AF_INET6:
+                    raise _fail(f"{what} returned a {sock.family!r} socket.",
+                                expected="AF_INET6",
+                                hint="socket.create_server(('', 0), family=socket.AF_INET6, "
+                                     "dualstack_ipv6=True)")
+            finally:
+                hard_close(sock if isinstance(sock, socket.socket) else None)
+        skip_unless(False, "dual-stack IPv6 sockets (IPV6_V6ONLY off) are not available")
+        return False
     sock = _call(make_dualstack_server, what=what, deadline=deadline)
     try:
         if not isinstance(sock, socket.socket):
@@ -722,19 +867,26 @@ def _hash_reply(data: bytes) -> bytes:
     return b"%d bytes, ending %s" % (len(data), data[-8:].hex().encode())
 
 
+def _large_reply(data: bytes) -> bytes:
+    return _hash_reply(data) + b"\n" + _BIG
+
+
 def check_request(request, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``request(port, data) -> bytes``: send, shutdown(SHUT_WR), read the whole reply.
 
     The server replies only after the client's EOF, so a client that
     forgets the half-close waits forever; the check stops it at the
-    deadline and says so.  Edge cases: an empty request, 1 MiB, UTF-8.
+    deadline and says so.  Edge cases: an empty request, 1 MiB, UTF-8, and
+    a 1 MiB reply (which arrives in many pieces, so a client that reads the
+    reply with one recv() fails).
     """
-    cases = [b"GET /time"]
+    cases = [(b"GET /time", _hash_reply)]
     if edge_cases:
-        cases += [b"", _BIG, UTF8_TEXT.encode()]
+        cases += [(b"", _hash_reply), (_BIG, _hash_reply), (UTF8_TEXT.encode(), _hash_reply),
+                  (b"GET /large", _large_reply)]
     what = "request(port, data)"
-    for data in cases:
-        peer = peers.half_close_server(reply=_hash_reply, timeout=_patience(deadline))
+    for data, make_reply in cases:
+        peer = peers.half_close_server(reply=make_reply, timeout=_patience(deadline))
         with peer, record_unclosed() as unclosed:
             try:
                 got = _call(request, peer.port, data, what=what, deadline=deadline, peer=peer,
@@ -750,14 +902,19 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
                                 transcript=peer.transcript) from exc
                 raise
         _expect_bytes(got, what)
-        reply = _hash_reply(data)
+        reply = make_reply(data)
         if peer.received != data:
             raise _fail("the server received different bytes than the request.",
                         expected=_show(data), got=_show(peer.received),
                         hint="send the whole request with sendall()", transcript=peer.transcript)
         if got != reply:
-            raise _fail(f"{what} returned the wrong reply.", expected=_show(reply),
-                        got=_show(got), hint="read until recv() returns b''",
+            short = reply.startswith(bytes(got)) and len(got) < len(reply)
+            raise _fail(f"{what} returned the wrong reply"
+                        + (f": only the first {len(got)} of its {len(reply)} bytes." if short else "."),
+                        expected=_show(reply), got=_show(got),
+                        hint="it stopped reading too early: a large reply arrives in many "
+                             "pieces, so call recv() in a loop until it returns b''"
+                        if short else "read until recv() returns b''",
                         transcript=peer.transcript)
         _closes_its_socket(unclosed, what, peer.transcript)
 
@@ -1000,11 +1157,35 @@ def check_framing(send_msg, recv_msg, *, edge_cases: bool = True,
     1 MiB, UTF-8, back-to-back frames in one write, EOF in the header and in
     the payload.
     """
-    payloads = [b"hello", b"framing"]
-    if edge_cases:
-        payloads += [b"", _BIG, UTF8_TEXT.encode()]
-    _check_send_msg(send_msg, payloads, edge_cases, deadline)
-    _check_recv_msg(recv_msg, payloads, edge_cases, deadline)
+    check_send_msg(send_msg, edge_cases=edge_cases, deadline=deadline)
+    check_recv_msg(recv_msg, edge_cases=edge_cases, deadline=deadline)
+
+
+def _framing_payloads(edge_cases: bool) -> list:
+    return [b"hello", b"framing"] + ([b"", _BIG, UTF8_TEXT.encode()] if edge_cases else [])
+
+
+def check_send_msg(send_msg, *, edge_cases: bool = True, deadline: float | None = None) -> None:
+    """``send_msg(sock, payload)``: one frame, a ``struct '!I'`` length header then the payload.
+
+    The sending half of :func:`check_framing`, for a notebook that grades
+    the two halves as separate exercises: a reference reader checks every
+    frame byte by byte.  Edge cases: short sends (every send() call
+    transfers at most half), an empty payload, 1 MiB, UTF-8.
+    """
+    _check_send_msg(send_msg, _framing_payloads(edge_cases), edge_cases, deadline)
+
+
+def check_recv_msg(recv_msg, *, edge_cases: bool = True, deadline: float | None = None) -> None:
+    """``recv_msg(sock)``: one frame's payload; None on a clean EOF, EOFError mid-message.
+
+    The receiving half of :func:`check_framing`: a reference writer sends
+    every frame back-to-back in one write and closes; ``recv_msg`` is called
+    until it returns None.  Edge cases: short reads (every recv() call
+    returns at most half), an empty payload, 1 MiB, UTF-8, and EOF in the
+    header and in the payload (EOFError or ConnectionError expected).
+    """
+    _check_recv_msg(recv_msg, _framing_payloads(edge_cases), edge_cases, deadline)
     if edge_cases:
         for cut, where in ((2, "in the middle of the 4-byte header"),
                            (4 + 3, "after 3 of the 10 payload bytes")):

@@ -477,6 +477,7 @@ class Peer:
     def _spawn(self, target, *args) -> None:
         t = threading.Thread(target=self._guard, args=(target,) + args,
                              name=f"{self._name}-{target.__name__}", daemon=True)
+        t._sc_harness = True  # not the learner's: see runners.LearnerCall.orphans
         with self._cond:
             self._threads.append(t)
         t.start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import time
 from typing import NamedTuple
@@ -57,6 +58,26 @@ class _Abandoned(BaseException):
     """
 
 
+def _install_unraisable_filter() -> None:
+    """Keep an ``_Abandoned`` that surfaces as an unraisable exception off stderr.
+
+    Why: an interrupt that lands while a thread is being torn down is
+    reported as "Exception ignored in thread started by ..." on stderr,
+    which costs the learner a notebook cell; it is harness noise.
+    """
+    hook = sys.unraisablehook
+    if getattr(hook, "_sc_filter", False):
+        return
+
+    def filtered(unraisable, _previous=hook):
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, _Abandoned):
+            return
+        _previous(unraisable)
+
+    filtered._sc_filter = True
+    sys.unraisablehook = filtered
+
+
 class HarnessSocket(socket.socket):
     """A socket that exercises the parts of the contract loopback hides.
 
@@ -76,9 +97,12 @@ class HarnessSocket(socket.socket):
         self.short_recvs = short_recvs
         self.accepted: list = []
         self.short_sends_made = 0
+        self.bytes_sent = 0  # by the learner's code, whatever the reference client then saw
+        self.bytes_received = 0
         self.learner_finished = False
         self.learner_error: BaseException | None = None
         self.finished_at = float("inf")
+        self.orphans = 0  # threads the learner's server left running when it returned
 
     def finished_before(self, exc: BaseException) -> bool:
         """True if the learner's server function ended before ``exc`` happened.
@@ -115,13 +139,22 @@ class HarnessSocket(socket.socket):
             if len(view) > 1:
                 data = view[:len(view) // 2]
                 self.short_sends_made += 1
-        return super().send(data, flags)
+        n = super().send(data, flags)
+        self.bytes_sent += n
+        return n
+
+    def sendall(self, data, flags=0):
+        """sendall(), counting the bytes sent."""
+        super().sendall(data, flags)
+        self.bytes_sent += memoryview(data).nbytes
 
     def recv(self, bufsize, flags=0):
         """recv(), returning at most half of ``bufsize`` when short_recvs is on."""
         if self.short_recvs and bufsize > 1:
             bufsize //= 2
-        return super().recv(bufsize, flags)
+        data = super().recv(bufsize, flags)
+        self.bytes_received += len(data)
+        return data
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         """recv_into(), filling at most half of the space when short_recvs is on."""
@@ -129,7 +162,39 @@ class HarnessSocket(socket.socket):
             space = nbytes or memoryview(buffer).nbytes
             if space > 1:
                 nbytes = space // 2
-        return super().recv_into(buffer, nbytes, flags)
+        n = super().recv_into(buffer, nbytes, flags)
+        self.bytes_received += n
+        return n
+
+
+def _silent_excepthook(thread) -> None:
+    """Stands in for a thread's ``_invoke_excepthook``: its end is harness business."""
+
+
+def _ignore_abandoned(original):
+    def invoke(thread):
+        if isinstance(sys.exc_info()[1], _Abandoned):
+            return
+        original(thread)
+    return invoke
+
+
+def _quiet_thread(thread: threading.Thread) -> None:
+    """Keep an abandoned learner thread's dying exception off stderr.
+
+    Why: when the harness closes the sockets of a learner's worker thread it
+    no longer waits for (the learner's function returned without joining it,
+    or ran past its deadline), that thread dies with an OSError that
+    ``threading.excepthook`` would print to stderr, possibly during a later
+    notebook cell, and nbgrader scores a cell that writes to stderr 0.  The
+    failure (if there is one) is already reported by the check.
+    """
+    if hasattr(thread, "_invoke_excepthook"):
+        thread._invoke_excepthook = _silent_excepthook
+
+
+def _harness_thread(thread: threading.Thread) -> bool:
+    return getattr(thread, "_sc_harness", False)
 
 
 def shape(sock, short_sends: bool = True, short_recvs: bool = True) -> HarnessSocket:
@@ -205,14 +270,32 @@ class LearnerCall:
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name=f"learner-{getattr(fn, '__name__', 'call')}")
+        self.thread._sc_harness = True
+        if hasattr(self.thread, "_invoke_excepthook"):  # an interrupt landing late stays quiet
+            self.thread._invoke_excepthook = _ignore_abandoned(self.thread._invoke_excepthook)
+        self._before: set = set()
+        #: Threads the learner's code started that were still running when it
+        #: returned (or was abandoned); their exceptions no longer reach stderr.
+        self.orphans: list = []
         self.abandoned = False
         self._lock = threading.Lock()
         self._finished = False  # set under _lock: no interrupt is injected after it
         self._on_finish_ran = False
 
     def start(self) -> "LearnerCall":
+        _install_unraisable_filter()
+        self._before = set(threading.enumerate())
         self.thread.start()
         return self
+
+    def _adopt_orphans(self) -> None:
+        """Note (and quiet) the threads the learner started that are still running."""
+        found = [t for t in threading.enumerate()
+                 if t not in self._before and not _harness_thread(t) and t.is_alive()
+                 and t not in self.orphans]
+        for t in found:
+            _quiet_thread(t)
+        self.orphans.extend(found)
 
     def _run(self) -> None:
         try:
@@ -237,6 +320,7 @@ class LearnerCall:
         with self._lock:
             self._finished = True
         try:
+            self._adopt_orphans()  # before on_finish closes the sockets they use
             if self.on_finish is not None and not self.abandoned and not self._on_finish_ran:
                 self._on_finish_ran = True
                 self.on_finish()
@@ -266,6 +350,7 @@ class LearnerCall:
         a daemon (and is reported as such in the timeout message).
         """
         self.abandoned = True
+        self._adopt_orphans()
         for sock in sockets:
             hard_close(sock)
         with self._lock:
@@ -333,7 +418,9 @@ class ServerRun(NamedTuple):
     ``result``: the learner function's return value; ``client_result``: the
     client script's; ``accepted``: how many connections the learner
     accepted; ``unclosed``: how many of those were still open when it
-    returned; ``transcript``: what crossed the wire.
+    returned; ``transcript``: what crossed the wire; ``orphans``: how many
+    threads it had started were still running when it returned (it did not
+    join them).
     """
 
     result: object
@@ -341,6 +428,7 @@ class ServerRun(NamedTuple):
     accepted: int
     unclosed: int
     transcript: Transcript
+    orphans: int = 0
 
 
 def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
@@ -376,6 +464,7 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         listener.finished_at = time.monotonic()
         listener.learner_finished = True
         listener.learner_error = call.exception
+        listener.orphans = len(call.orphans)
         unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
         for c in listener.accepted:
             hard_close(c)
@@ -404,7 +493,8 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
             raise LearnerTimeout(_timeout_message(what, seconds, expected, transcript,
                                                   stopped, hint))
         result = call.result()
-        return ServerRun(result, client_result, len(listener.accepted), len(unclosed), transcript)
+        return ServerRun(result, client_result, len(listener.accepted), len(unclosed), transcript,
+                         len(call.orphans))
     finally:
         if not call.done.is_set():
             call.abandon([listener] + listener.accepted)

@@ -148,6 +148,16 @@ def serve_timestamp_repr(listener):
             conn.sendall(("[%s] %s" % (time.ctime(), data)).encode())
 
 
+def serve_timestamp_bufsize_1024(listener):
+    conn, _ = listener.accept()
+    with conn:
+        while True:
+            data = conn.recv(1024)  # the seed code's BUFSIZE: a 4 KiB message is split
+            if not data:
+                break
+            conn.sendall(b"[" + time.ctime().encode() + b"] " + data)
+
+
 def serve_timestamp_send(listener):
     conn, _ = listener.accept()
     with conn:
@@ -168,6 +178,42 @@ def serve_clients(listener, n):
 
 def serve_clients_only_one(listener, n):
     serve_once(listener)
+
+
+def serve_clients_one_recv(listener, n):
+    for _ in range(n):
+        serve_once_one_recv(listener)
+
+
+def serve_concurrently_one_recv(listener, n):
+    import threading
+
+    def handle(conn):
+        with conn:
+            conn.sendall(conn.recv(4096))
+
+    threads = [threading.Thread(target=handle, args=(listener.accept()[0],)) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def serve_concurrently_no_join(listener, n):
+    """Returns at once; its threads die with OSError when the harness closes their sockets."""
+    import threading
+
+    def handle(conn):
+        with conn:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+
+    for _ in range(n):
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
 def serve_concurrently(listener, n):
@@ -270,6 +316,14 @@ def make_v6only_server():
     return socket.create_server(("", 0), family=socket.AF_INET6)
 
 
+def make_dualstack_server_unsupported():
+    raise ValueError("dualstack_ipv6 not supported on this platform")
+
+
+def make_dualstack_server_returns_none():
+    return None
+
+
 def make_v4_server():
     return socket.create_server(("127.0.0.1", 0))
 
@@ -327,6 +381,13 @@ def request_no_shutdown(port, data):
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
+
+
+def request_one_big_recv(port, data):
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        return sock.recv(65536)
 
 
 def request_one_recv(port, data):

@@ -26,6 +26,8 @@ CORRECT = [
     (checks.check_probe, (A.probe,)),
     (checks.check_fetch_with_timeout, (A.fetch_with_timeout,)),
     (checks.check_framing, (A.send_msg, A.recv_msg)),
+    (checks.check_send_msg, (A.send_msg,)),
+    (checks.check_recv_msg, (A.recv_msg,)),
     (checks.check_line_client, (A.exchange_lines,)),
     (checks.check_recv_exactly, (A.recv_exactly_into,)),
     (checks.check_udp_client, (A.udp_request,)),
@@ -62,8 +64,16 @@ WRONG = [
     (checks.check_timestamp_server, A.serve_timestamp_str, "send() needs bytes, not str", True),
     (checks.check_timestamp_server, A.serve_timestamp_repr, "formatted a bytes object", True),
     (checks.check_timestamp_server, A.serve_timestamp_send, "sendall()", False),
+    (checks.check_timestamp_server, A.serve_timestamp_bufsize_1024,
+     "replied to only the first 1024 of the 4096 bytes", False),
     (checks.check_sequential_server, A.serve_clients_only_one, "had already returned", True),
+    (checks.check_sequential_server, A.serve_clients_one_recv,
+     "of the 262144 bytes client 2 sent, then closed", False),
     (checks.check_concurrent_server, A.serve_clients, "one client at a time", True),
+    (checks.check_concurrent_server, A.serve_concurrently_one_recv,
+     "echoed 4096 of the 65537 bytes client 2 sent", False),
+    (checks.check_concurrent_server, A.serve_concurrently_no_join,
+     "returned before the 10 thread(s) it started had finished", True),
     (checks.check_udp_echo_server, A.serve_udp_stops_on_empty, "empty datagram", False),
     (checks.check_udp_echo_server, A.serve_udp_small_buffer, "wrong echo of datagram 7", False),
     (checks.check_udp_echo_server, A.serve_udp_first_sender, "address that recvfrom", True),
@@ -75,6 +85,7 @@ WRONG = [
     (checks.check_fetch_all, A.fetch_all_no_close, "garbage collector", True),
     (checks.check_request, A.request_no_shutdown, "shutdown(socket.SHUT_WR)", True),
     (checks.check_request, A.request_one_recv, "wrong reply", True),
+    (checks.check_request, A.request_one_big_recv, "stopped reading too early", False),
     (checks.check_probe, A.probe_connect, "use connect_ex()", True),
     (checks.check_probe, A.probe_returns_int, "returned 0", True),
     (checks.check_probe, A.probe_no_close, "garbage collector", True),
@@ -96,6 +107,10 @@ WRONG = [
     (checks.check_sendfile, A.send_file_text_mode, "'rb'", True),
     (checks.check_sendfile, A.send_file_one_chunk, "received different bytes", False),
     (checks.check_sendfile, A.send_file_returns_none, "number of bytes sent", True),
+    (checks.check_send_msg, A.send_msg_send, "sendall()", False),
+    (checks.check_send_msg, A.send_msg_little_endian, "network (big-endian)", True),
+    (checks.check_recv_msg, A.recv_msg_one_recv, "recv_msg(sock)", False),
+    (checks.check_recv_msg, A.recv_msg_none_midway, "EOFError or ConnectionError", False),
 ]
 
 
@@ -148,7 +163,43 @@ def test_dualstack_wrong_answers(answer, fragment):
         checks.check_dualstack_server(answer, deadline=FAST)
 
 
-def test_dualstack_skips_where_unavailable(monkeypatch, capsys):
+@pytest.mark.parametrize("answer", [A.make_dualstack_server_unsupported, A.make_dualstack_server],
+                         ids=["create_server raises", "returns an AF_INET6 socket"])
+def test_dualstack_skips_where_unavailable(answer, monkeypatch, capsys):
     monkeypatch.setattr(checks, "dualstack_available", lambda: False)
-    assert checks.check_dualstack_server(A.never_returns) is False
+    assert checks.check_dualstack_server(answer) is False
     assert "SKIPPED on this platform: dual-stack" in capsys.readouterr().out
+
+
+def test_dualstack_unavailable_still_fails_the_blank_stub(monkeypatch):
+    """Where dual-stack is unavailable the learner's function is still called."""
+    def stub():
+        raise NotImplementedError()
+
+    monkeypatch.setattr(checks, "dualstack_available", lambda: False)
+    with pytest.raises(NotImplementedError):
+        checks.check_dualstack_server(stub)
+    with pytest.raises(AssertionError, match="should return the listening socket"):
+        checks.check_dualstack_server(A.make_dualstack_server_returns_none)
+    with pytest.raises(AssertionError, match="AF_INET6"):
+        checks.check_dualstack_server(A.make_v4_server)
+    with pytest.raises(AssertionError, match="did not finish"):
+        checks.check_dualstack_server(A.never_returns, deadline=FAST)
+
+
+def test_abandoned_learner_threads_stay_off_stderr(capfd):
+    """A learner's worker threads that die after the check (sockets closed under them) are quiet.
+
+    nbgrader scores a cell that writes to stderr 0, and an abandoned thread
+    may die during a later cell.
+    """
+    import threading
+
+    before = set(threading.enumerate())
+    with pytest.raises(AssertionError, match="join each one"):
+        checks.check_concurrent_server(A.serve_concurrently_no_join, edge_cases=False)
+    for t in set(threading.enumerate()) - before:
+        t.join(scaled(2.0))
+    with pytest.raises(AssertionError, match="one client at a time"):
+        checks.check_concurrent_server(A.serve_clients, deadline=FAST)
+    assert capfd.readouterr().err == ""

@@ -382,3 +382,29 @@ def test_run_server_client_failure_propagates():
 
     with pytest.raises(ValueError, match="script bug"):
         runners.run_server(echo_once, script, deadline=FAST)
+
+
+def test_abandon_interrupts_stay_off_stderr(monkeypatch):
+    """An interrupt surfacing late (unraisable, or in the learner thread's hook) is not printed."""
+    import sys
+    import types
+
+    from course_lib import runners
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    runners._install_unraisable_filter()
+    runners._install_unraisable_filter()  # idempotent: wrapped once
+    sys.unraisablehook(types.SimpleNamespace(exc_type=runners._Abandoned))
+    other = types.SimpleNamespace(exc_type=ValueError)
+    sys.unraisablehook(other)
+    assert seen == [other]
+
+    called = []
+    hook = runners._ignore_abandoned(called.append)
+    for exc in (runners._Abandoned(), ValueError("learner's own")):
+        try:
+            raise exc
+        except BaseException:
+            hook("thread")
+    assert called == ["thread"]
