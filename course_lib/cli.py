@@ -45,18 +45,17 @@ def cmd_grade(args) -> int:
     from rich.table import Table
 
     from .grading.grade import discover, grade, print_progress
-
     from .grading.sandbox import bwrap_path, unavailable_reason
 
     console = Console(stderr=True)
     total = len(discover(Path(args.submissions)))
-    sandbox = False if args.no_sandbox else None
     if not args.no_sandbox and bwrap_path() is None:
         print(f"socket-course grade: warning: submissions run without a sandbox: {unavailable_reason()}",
               file=sys.stderr)
+    options = dict(feedback=not args.no_feedback, jobs=args.jobs, wall_budget=args.budget,
+                   sandbox=False if args.no_sandbox else None, cell_timeout=args.cell_timeout)
     if args.quiet:
-        results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                        jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout)
+        results = grade(Path(args.submissions), Path(args.out), **options)
     elif console.is_terminal:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -64,12 +63,10 @@ def cmd_grade(args) -> int:
                    TextColumn("{task.description}"))
         with Progress(*columns, console=console) as bar:
             task = bar.add_task("", total=total)
-            results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                            jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout,
-                            progress=lambda r, i, n: bar.update(task, completed=i, description=f"{r.student}"))
+            results = grade(Path(args.submissions), Path(args.out), **options,
+                            progress=lambda r, i, n: bar.update(task, completed=i, description=r.student))
     else:
-        results = grade(Path(args.submissions), Path(args.out), feedback=not args.no_feedback,
-                        jobs=args.jobs, wall_budget=args.budget, sandbox=sandbox, cell_timeout=args.cell_timeout, progress=print_progress)
+        results = grade(Path(args.submissions), Path(args.out), **options, progress=print_progress)
     bad = [r for r in results if not r.graded]
     table = Table(title="Grades", show_lines=False)
     for column in ("student", "assignment", "score", "status"):
