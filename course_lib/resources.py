@@ -237,15 +237,22 @@ def record_unclosed():
     so warnings from the learner's thread are caught too.
     """
     record = _UnclosedRecord()
-    # Young generations only: a full collection costs ~150 ms in a notebook
-    # kernel, and a socket the learner just dropped is young (or already
-    # closed by reference counting, which emits the warning at once).
-    gc.collect(1)  # garbage from earlier code must not be blamed on this block
+    # Garbage left by earlier code (an earlier exercise's dropped socket) must not be blamed on this
+    # block: collect all of it now, and keep the collector from running during the block, so the only
+    # warnings recorded are for objects dropped here (by reference counting at once, or by the young-
+    # generation collection at the end: with the collector off, everything made here stays young).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # earlier code's leaks are not this block's
+        gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:
             yield record
         finally:
             gc.collect(1)
+            if was_enabled:
+                gc.enable()
             record.extend(str(w.message) for w in caught
                           if issubclass(w.category, ResourceWarning))
