@@ -32,6 +32,7 @@ __all__ = [
     "hard_close",
     "temp_unix_path",
     "record_unclosed",
+    "new_socket_fds",
 ]
 
 
@@ -129,21 +130,29 @@ def _summarise_fds(fds) -> str:
     return ", ".join(parts)
 
 
+def new_socket_fds(before: set) -> list:
+    """Socket descriptors open now that were not in `before`.
+
+    Why sockets only: in a notebook kernel the machinery around the learner's code (IPython's history
+    database, the kernel's event loop) opens files and pipes at moments of its own, which would be
+    blamed on the learner; what a learner leaks in this course is a socket.
+    """
+    return sorted(fd for fd in (open_fds() or set()) - before if _fd_kind(fd) == "socket")
+
+
 @contextlib.contextmanager
 def assert_no_fd_leak(what: str = "this code"):
-    """Fail if the block leaves new file descriptors open.
+    """Fail if the block leaves new socket descriptors open.
 
     Why: a leaked socket keeps its port busy and its peer waiting.  The
-    AssertionError says how many leaked, of which kind (socket, pipe, file)
-    and what each socket is connected to.  A no-op where descriptors cannot
-    be listed (Windows).
+    AssertionError says how many leaked and what each socket is connected
+    to.  A no-op where descriptors cannot be listed (Windows).
     """
     before = open_fds()
     yield
     if before is None:
         return
-    after = open_fds() or set()
-    leaked = sorted(after - before)
+    leaked = new_socket_fds(before)
     if leaked:
         details = "; ".join(describe_fd(fd) for fd in leaked)
         n = len(leaked)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from ..resources import assert_no_fd_leak, describe_fd, hard_close, open_fds, record_unclosed
+from ..resources import assert_no_fd_leak, describe_fd, hard_close, new_socket_fds, open_fds, record_unclosed
 from ..timing import scaled
 
 __all__ = [
@@ -151,7 +151,7 @@ def check_closes_everything(fn, *args, expect_error: type | None = None,
                     raise
                 outcome = exc
                 if before is not None:
-                    leaked = sorted((open_fds() or set()) - before)
+                    leaked = new_socket_fds(before)
                     assert not leaked, (
                         f"{what} raised {exc!r} as it should, but left "
                         f"{len(leaked)} descriptor(s) open: "
