@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from course_lib.grading.cells import solution_cell
 
 PILOT = Path(__file__).parent / "fixtures" / "pilot_course"
 WRONG = Path(__file__).parent / "fixtures" / "pilot_wrong_answers"
@@ -85,7 +86,7 @@ def test_check_reference_passes():
 
 def test_check_reports_an_edited_test_cell(released, tmp_path):
     nb = nbformat.read(str(released / "00_pilot" / "pilot.ipynb"), as_version=4)
-    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    solution = solution_cell(nb, "ex1_roundtrip")
     solution.source = 'def roundtrip(data):\n    return data'
     test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex1_roundtrip_test")
     test.source = "pass"
@@ -116,7 +117,7 @@ def test_grade_a_small_class(released, tmp_path):
         (subs / student / "00_pilot").mkdir(parents=True)
         shutil.copyfile(source, subs / student / "00_pilot" / "pilot.ipynb")
     nb = nbformat.read(str(PILOT / "00_pilot" / "pilot.ipynb"), as_version=4)
-    solution = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    solution = solution_cell(nb, "ex1_roundtrip")
     solution.source = (WRONG / "ex1_roundtrip__single_recv.py").read_text()
     (subs / "carol" / "00_pilot").mkdir(parents=True)
     nbformat.write(nb, str(subs / "carol" / "00_pilot" / "pilot.ipynb"))

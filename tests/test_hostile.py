@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import nbformat
 import psutil
 import pytest
 
+from course_lib.grading.cells import solution_cell
 from course_lib.grading.grade import grade
 from course_lib.grading.sandbox import bwrap_path
 
@@ -31,7 +31,7 @@ CELL_TIMEOUT = 4
 
 def with_solution(source: str) -> nbformat.NotebookNode:
     nb = nbformat.read(str(NOTEBOOK), as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    cell = solution_cell(nb, "ex1_roundtrip")
     cell.source = source
     return nb
 
@@ -69,8 +69,7 @@ def graded(tmp_path_factory):
             nbformat.write(nb, str(dest))
 
     put("clean", nbformat.read(str(NOTEBOOK), as_version=4))
-    reference = next(c.source for c in nbformat.read(str(NOTEBOOK), as_version=4).cells
-                     if c.metadata.get("nbgrader", {}).get("solution"))
+    reference = solution_cell(nbformat.read(str(NOTEBOOK), as_version=4), "ex1_roundtrip").source
     for path in sorted(HOSTILE.glob("*.py")):  # @REFERENCE@ stands for the correct solution
         if path.stem == "snoops" and bwrap_path() is None:
             continue  # unsandboxed, its writes would land in the repository and the home folder

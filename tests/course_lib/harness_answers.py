@@ -7,6 +7,8 @@ import socket
 import struct
 import time
 
+from course_lib import checks
+
 # --- start_server --------------------------------------------------------
 
 
@@ -685,3 +687,26 @@ def recv_exactly_into_ignores_eof(sock, buf):
 def never_returns(*args):
     while True:
         pass
+
+
+# Every check with its correct answer(s): the tests' and the benchmark's common list.
+CORRECT = [
+    (checks.check_start_server, (start_server,)),
+    (checks.check_echo_server, (serve_once,)),
+    (checks.check_timestamp_server, (serve_timestamp,)),
+    (checks.check_sequential_server, (serve_clients,)),
+    (checks.check_concurrent_server, (serve_concurrently,)),
+    (checks.check_udp_echo_server, (serve_udp,)),
+    (checks.check_reuseaddr_listener, (make_listener,)),
+    (checks.check_fetch_all, (fetch_all,)),
+    (checks.check_request, (request,)),
+    (checks.check_probe, (probe,)),
+    (checks.check_fetch_with_timeout, (fetch_with_timeout,)),
+    (checks.check_framing, (send_msg, recv_msg)),
+    (checks.check_send_msg, (send_msg,)),
+    (checks.check_recv_msg, (recv_msg,)),
+    (checks.check_line_client, (exchange_lines,)),
+    (checks.check_recv_exactly, (recv_exactly_into,)),
+    (checks.check_udp_client, (udp_request,)),
+    (checks.check_sendfile, (send_file,)),
+]
