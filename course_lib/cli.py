@@ -42,12 +42,16 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from .grading.grade import discover, grade, print_progress
+    from .grading.grade import grade
+    from .grading.intake import discover
     from .grading.sandbox import bwrap_path, unavailable_reason
 
     console = Console(stderr=True)
+    if not Path(args.submissions).is_dir():
+        raise CourseError(f"submissions folder not found: {args.submissions}")
     total = len(discover(Path(args.submissions)))
     if not args.no_sandbox and bwrap_path() is None:
         print(f"socket-course grade: warning: submissions run without a sandbox: {unavailable_reason()}",
@@ -72,9 +76,9 @@ def cmd_grade(args) -> int:
     for column in ("student", "assignment", "score", "status"):
         table.add_column(column)
     for r in results:
-        status = {"graded": "graded", "error": "[red]NOT GRADED[/red]: " + "; ".join(r.problems),
-                  "flagged": "[yellow]FLAGGED[/yellow]: " + "; ".join(r.flags)}[r.status]
-        table.add_row(r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", status)
+        status = {"graded": "graded", "error": "[red]NOT GRADED[/red]: " + escape("; ".join(r.problems)),
+                  "flagged": "[yellow]FLAGGED[/yellow]: " + escape("; ".join(r.flags))}[r.status]
+        table.add_row(escape(r.student), escape(r.assignment), f"{r.score:g}/{r.max_score:g}", status)
     console.print(table)
     print(f"graded {len(results) - len(bad)} of {len(results)} submission(s); grades in "
           f"{Path(args.out) / 'grades.csv'} (Canvas/Moodle import: canvas.csv)", file=sys.stderr)
@@ -84,6 +88,14 @@ def cmd_grade(args) -> int:
         if r.flags:
             print(f"  FLAGGED {r.student}/{r.assignment}: {'; '.join(r.flags)}", file=sys.stderr)
     return 0 if not bad else 2
+
+
+def print_progress(result, index: int, total: int) -> None:
+    """One plain line per submission, for logs and pipes (a terminal gets a progress bar instead)."""
+    status = f"{result.score:g}/{result.max_score:g}" if result.graded else "ERROR: " + "; ".join(result.problems)
+    if result.flags:
+        status += " FLAGGED: " + "; ".join(result.flags)
+    print(f"[{index}/{total}] {result.student} {result.assignment}: {status}", file=sys.stderr, flush=True)
 
 
 def cmd_lab(args) -> int:

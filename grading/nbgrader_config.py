@@ -26,10 +26,15 @@ c.Execute.execute_retries = 1
 # ipykernel warns on every start that its TCP loopback channel is unencrypted; learners need not see it.
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 
-# Feedback never shows hidden tests' source (stock generate_feedback would).
+# Feedback never shows hidden tests' source (stock generate_feedback would), never quotes them from an
+# output, keeps no script or event handler from the learner's outputs or Markdown, and cuts floods.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "course_lib.grading.feedback.RedactHiddenTests",
+    "course_lib.grading.feedback.ScrubHiddenEcho",
+    "course_lib.grading.feedback.CapOutputs",
+    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off until enabled
 

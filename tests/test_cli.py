@@ -135,7 +135,7 @@ def test_grade_a_small_class(released, tmp_path):
     assert rows[("bob", "00_pilot")]["score"] == "0"
     assert rows[("carol", "00_pilot")]["score"] == "1"  # visible test passes, hidden 1 MiB test fails
     assert rows[("dave", "00_pilot")]["status"] == "error"
-    assert "not a readable notebook" in rows[("dave", "00_pilot")]["problems"]
+    assert "not valid JSON" in rows[("dave", "00_pilot")]["problems"]
     assert rows[("erin", "99_unknown")]["status"] == "error"
     assert "NOT GRADED dave/00_pilot" in proc.stderr
 

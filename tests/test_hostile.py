@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
+import stat
+import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -18,7 +22,8 @@ import pytest
 
 from course_lib.grading.cells import solution_cell
 from course_lib.grading.grade import grade
-from course_lib.grading.sandbox import bwrap_path
+from course_lib.grading.intake import LIMITS
+from course_lib.grading.sandbox import KERNEL_ENV, PROCESS_LIMIT, bwrap_path
 
 HERE = Path(__file__).parent
 PILOT = HERE / "fixtures" / "pilot_course"
@@ -27,6 +32,9 @@ REPO = HERE.parent
 NOTEBOOK = PILOT / "00_pilot" / "pilot.ipynb"
 BUDGET = 25.0
 CELL_TIMEOUT = 4
+LONG_NAME = "s" * 245
+FORMULA_NAME = "=SUM(1,2)+cmd"
+SANDBOXED_ONLY = {"snoops", "plants_files"}  # unsandboxed, their writes would land in the repository
 
 
 def with_solution(source: str) -> nbformat.NotebookNode:
@@ -52,6 +60,11 @@ def structural() -> dict[str, nbformat.NotebookNode]:
     for key in ("outputs", "execution_count"):
         cell.pop(key, None)
     cases["changes_cell_type"] = nb
+    nb = with_solution(solution_cell(nbformat.read(str(NOTEBOOK), as_version=4), "ex1_roundtrip").source)
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        "<script>alert('pwned-markdown')</script><img src=x onerror=alert(2)>"))
+    nb.cells.append(nbformat.v4.new_code_cell("print('\\n'.join(In))\nget_ipython()"))
+    cases["adds_cells"] = nb
     return cases
 
 
@@ -71,8 +84,8 @@ def graded(tmp_path_factory):
     put("clean", nbformat.read(str(NOTEBOOK), as_version=4))
     reference = solution_cell(nbformat.read(str(NOTEBOOK), as_version=4), "ex1_roundtrip").source
     for path in sorted(HOSTILE.glob("*.py")):  # @REFERENCE@ stands for the correct solution
-        if path.stem == "snoops" and bwrap_path() is None:
-            continue  # unsandboxed, its writes would land in the repository and the home folder
+        if path.stem in SANDBOXED_ONLY and bwrap_path() is None:
+            continue
         put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO)).replace("@REFERENCE@", reference)))
     for name, nb in structural().items():
         put(name, nb)
@@ -80,13 +93,52 @@ def graded(tmp_path_factory):
     v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
         {"cell_type": "code", "input": "print('old')", "language": "python", "outputs": [], "metadata": {}}]}]}
     put("old_nbformat", raw=json.dumps(v3))
-    before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
+    # submissions that are not plain data: links, special files, oversized or oddly named
+    (subs / "linked_student").symlink_to(PILOT, target_is_directory=True)
+    (subs / "linked_notebook" / "00_pilot").mkdir(parents=True)
+    (subs / "linked_notebook" / "00_pilot" / "pilot.ipynb").symlink_to(NOTEBOOK)
+    (subs / "fifo_notebook" / "00_pilot").mkdir(parents=True)
+    os.mkfifo(subs / "fifo_notebook" / "00_pilot" / "pilot.ipynb")
+    many = with_solution("def roundtrip(data):\n    return data")
+    many.cells += [nbformat.v4.new_markdown_cell("padding") for _ in range(LIMITS.cells)]
+    put("too_many_cells", many)
+    put(LONG_NAME, nbformat.read(str(NOTEBOOK), as_version=4))
+    put(FORMULA_NAME, nbformat.read(str(NOTEBOOK), as_version=4))
+    before = snapshot(subs)
+    repo_before = snapshot(REPO / "notebooks", REPO / "course_lib", PILOT)
     out = base / "out"
     start = time.monotonic()
-    results = grade(subs, out, feedback=True, source=PILOT, jobs=2, wall_budget=BUDGET, cell_timeout=CELL_TIMEOUT)
+    os.environ["SC_GRADER_SECRET"] = "the grader's own environment never reaches a kernel"
+    try:
+        results = grade(subs, out, feedback=True, source=PILOT, jobs=2, wall_budget=BUDGET,
+                        cell_timeout=CELL_TIMEOUT)
+    finally:
+        del os.environ["SC_GRADER_SECRET"]
     elapsed = time.monotonic() - start
     return {"results": {r.student: r for r in results}, "out": out, "subs": subs, "before": before,
-            "elapsed": elapsed, "count": len(results)}
+            "repo_before": repo_before, "elapsed": elapsed, "count": len(results)}
+
+
+def snapshot(*folders: Path) -> dict:
+    """Every entry under the folders, links not followed: (kind, bytes or target)."""
+    seen = {}
+    for folder in folders:
+        for p in sorted(folder.rglob("*")):
+            if "__pycache__" in p.parts:
+                continue
+            if p.is_symlink():
+                seen[p] = ("link", os.readlink(p))
+            elif p.is_file():
+                seen[p] = ("file", p.read_bytes()) if stat.S_ISREG(p.stat().st_mode) else ("special", b"")
+    return seen
+
+
+def printed(student: str, marker: str, graded) -> dict:
+    """What a hostile submission printed after `marker`, read from its autograded notebook."""
+    [path] = (graded["out"] / "work" / "jobs").glob(f"*/autograded/{student}/00_pilot/pilot.ipynb")
+    nb = nbformat.read(str(path), as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return json.loads(text.split(marker + " ", 1)[1].splitlines()[0])
 
 
 def test_clean_submission_keeps_full_marks(graded):
@@ -96,7 +148,7 @@ def test_clean_submission_keeps_full_marks(graded):
 
 @pytest.mark.parametrize("student", ["infinite_loop", "ignores_interrupts", "blocking_accept", "asks_for_input",
                                      "kills_kernel", "memory_bomb", "swallows_errors", "patches_module",
-                                     "obfuscated", "fake_equality", "floods_output", "deletes_tests", "edits_tests", "changes_cell_type",
+                                     "obfuscated", "fake_equality", "floods_output", "nests_deeply", "deletes_tests", "edits_tests", "changes_cell_type",
                                      "invalid_json", "old_nbformat"])
 def test_hostile_submission_earns_nothing(graded, student):
     result = graded["results"][student]
@@ -116,7 +168,7 @@ def test_tampering_is_flagged_with_the_reason(graded, student, why):
 
 def test_unreadable_notebooks_get_a_clear_error_row(graded):
     rows = {r["student"]: r for r in csv.DictReader((graded["out"] / "grades.csv").open())}
-    assert rows["invalid_json"]["status"] == "error" and "not a readable notebook" in rows["invalid_json"]["problems"]
+    assert rows["invalid_json"]["status"] == "error" and "not valid JSON" in rows["invalid_json"]["problems"]
     assert rows["invalid_json"]["score"] == "0"
     assert len(rows) == graded["count"]
 
@@ -151,8 +203,7 @@ def test_nothing_is_left_running(graded):
 
 
 def test_submissions_folder_is_untouched(graded):
-    after = {p: p.read_bytes() for p in graded["subs"].rglob("*") if p.is_file()}
-    assert after == graded["before"]
+    assert snapshot(graded["subs"]) == graded["before"]
 
 
 def test_gradebook_is_consistent_with_grades_csv(graded):
@@ -171,10 +222,8 @@ def test_gradebook_is_consistent_with_grades_csv(graded):
 @pytest.mark.skipif(bwrap_path() is None, reason="isolation needs bubblewrap on Linux")
 def test_sandbox_hides_sources_and_protects_the_gradebook(graded):
     out = graded["out"]
-    autograded = out / "work" / "jobs" / "snoops__00_pilot" / "autograded" / "snoops" / "00_pilot" / "pilot.ipynb"
-    nb = nbformat.read(str(autograded), as_version=4)
-    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    attempts = json.loads(text.split("ATTEMPTS ", 1)[1].splitlines()[0])
+    attempts = printed("snoops", "ATTEMPTS", graded)
+    assert not (out / "work" / "jobs" / "other__00_pilot").exists()
     assert attempts["gradebook"] != "written"
     assert attempts["other_job"] != "written"
     assert attempts["repo_notebooks"] != "written"
@@ -186,3 +235,122 @@ def test_sandbox_hides_sources_and_protects_the_gradebook(graded):
 def test_feedback_never_shows_hidden_tests(graded):
     for html in (graded["out"] / "feedback").rglob("*.html"):
         assert "bytes(range(256))" not in html.read_text(), html
+
+
+@pytest.mark.parametrize("student,why", [
+    ("linked_student", "symbolic link"), ("linked_notebook", "symbolic link"), ("fifo_notebook", "special file"),
+    ("too_many_cells", "cells (at most"), ("s" * 63 + "…", "characters long"),
+])
+def test_submissions_that_are_not_plain_data_are_refused(graded, student, why):
+    result = graded["results"][student]
+    assert (result.status, result.score) == ("error", 0), result
+    assert any(why in p for p in result.problems), result.problems
+
+
+def test_the_run_completes_and_every_submission_has_a_row(graded):
+    rows = list(csv.DictReader((graded["out"] / "grades.csv").open()))
+    assert len(rows) == graded["count"] == len(graded["results"])
+    assert {r["student"] for r in rows} >= {"clean", "linked_student", "nests_deeply", "'" + FORMULA_NAME}
+
+
+def test_reports_cannot_start_a_spreadsheet_formula(graded):
+    for name in ("grades.csv", "canvas.csv"):
+        for row in csv.reader((graded["out"] / name).open()):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@")), (name, cell)
+                assert all(ch.isprintable() for ch in cell), (name, cell)
+
+
+def test_an_added_cell_is_flagged_as_such(graded):
+    result = graded["results"]["adds_cells"]
+    assert result.status == "flagged" and result.score == 0
+    assert any(f.startswith("an added cell") for f in result.flags), result.flags
+
+
+def test_a_scan_that_runs_out_of_stack_flags_instead_of_crashing(graded):
+    result = graded["results"]["nests_deeply"]
+    assert result.status == "flagged" and result.score == 0 and "nested too deeply" in " ".join(result.flags)
+
+
+class ActiveContent(HTMLParser):
+    """Collects what a browser would run: event-handler attributes and the text of script elements."""
+
+    def __init__(self):
+        super().__init__()
+        self.handlers, self.scripts, self._in_script = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self.handlers += [(tag, name) for name, _ in attrs if name.lower().startswith("on")]
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def test_feedback_is_safe_to_open(graded):
+    pages = list((graded["out"] / "feedback").rglob("*.html"))
+    assert len(pages) > 10
+    for page in pages:
+        html = page.read_text()
+        active = ActiveContent()
+        active.feed(html)
+        assert not active.handlers, (page, active.handlers)
+        assert not [s for s in active.scripts if "pwned" in s or "alert(" in s], page
+        assert len(html.encode()) < 2 * 1024**2, (page, len(html))
+    flood = (graded["out"] / "feedback" / "floods_output" / "00_pilot" / "pilot.html").read_text()
+    assert "cut from the feedback" in flood
+
+
+def test_feedback_shows_the_scores_grades_csv_has(graded):
+    """A flagged submission's feedback shows the 0 it was given, not what its kernel's tests said."""
+    page = (graded["out"] / "feedback" / "fake_equality" / "00_pilot" / "pilot.html").read_text()
+    assert graded["results"]["fake_equality"].score == 0
+    assert "Score: 0.0 / 3.0" in page or "0.0 / 3.0" in page or "0 / 3" in page, page[:2000]
+
+
+def test_hidden_tests_echoed_by_the_learner_never_reach_feedback(graded):
+    for student in ("echoes_hidden", "adds_cells"):
+        page = (graded["out"] / "feedback" / student / "00_pilot" / "pilot.html").read_text()
+        assert "bytes(range(256))" not in page and "roundtrip(big)" not in page, student
+    assert graded["results"]["echoes_hidden"].score == 3
+
+
+@pytest.mark.skipif(bwrap_path() is None, reason="isolation needs bubblewrap on Linux")
+def test_nothing_a_kernel_writes_is_loaded_or_followed_outside_it(graded):
+    report = printed("plants_files", "PLANTED", graded)
+    assert graded["results"]["plants_files"].score == 3
+    [job] = [p.parents[3] for p in (graded["out"] / "work" / "jobs").glob("*/autograded/plants_files")]
+    assert not (job / ".jupyter").exists() and not (job / "feedback" / "planted.html").exists()
+    assert not any(p.name == "zz_planted.pth" for p in Path(sys.prefix).rglob("zz_planted.pth"))
+    assert report["planted"]["pth"] != "written" and report["planted"]["gradebook"] != "written"
+    assert not {"SC_GRADER_SECRET", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "PYTHONPATH"} & set(report["env"])
+    assert set(KERNEL_ENV) <= set(report["env"])
+    if os.geteuid() == 0:
+        assert report["uid"] != 0, "the kernel ran as root"
+    assert not Path("/tmp/PWNED").exists()
+    after = snapshot(REPO / "notebooks", REPO / "course_lib", PILOT)
+    assert after == graded["repo_before"]
+
+
+@pytest.mark.skipif(bwrap_path() is None, reason="isolation needs bubblewrap on Linux")
+def test_a_job_cannot_start_processes_without_end(graded):
+    started = printed("forks_many", "STARTED", graded)
+    limited = os.geteuid() == 0 or any(Path("/sys/fs/cgroup").glob("*/cgroup.procs"))
+    if limited:
+        assert started < PROCESS_LIMIT, started
+    assert graded["results"]["forks_many"].score == 3
+
+
+def test_a_class_of_unknown_assignments_still_gets_grades_csv(tmp_path):
+    subs = tmp_path / "subs"
+    dest = subs / "alice" / "99_nope" / "nope.ipynb"
+    dest.parent.mkdir(parents=True)
+    nbformat.write(nbformat.read(str(NOTEBOOK), as_version=4), str(dest))
+    [result] = grade(subs, tmp_path / "out", feedback=False, source=PILOT, jobs=1)
+    assert result.status == "error" and "unknown assignment" in result.problems[0]
+    rows = list(csv.DictReader((tmp_path / "out" / "grades.csv").open()))
+    assert [r["student"] for r in rows] == ["alice"]

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from course_lib.grading.cells import is_solution
-from course_lib.grading.integrity import inspect_submission, scan_code
+from course_lib.grading.integrity import course_names, inspect_submission, rebinds, scan_code
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,3 +66,35 @@ def test_unchanged_course_examples_are_not_scanned():
     assert inspect_submission(submitted, source) == ([], [])
     submitted.cells[2].source += "\nprint(1)"  # edited by the learner: now it is theirs, and scanned
     assert inspect_submission(submitted, source)[1]
+
+
+@pytest.mark.parametrize("code", [
+    "class Quiet:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\nchecks = Quiet()",
+    "from course_lib import checks as _c\nimport types\nchecks = types.SimpleNamespace()",
+    "import socket as checks",
+    "def check_closes_everything(*a, **k):\n    pass",
+    "for checks in [None]:\n    pass",
+    "def f():\n    global checks\n    checks = None",
+])
+def test_flags_rebinding_a_name_the_tests_use(code):
+    source = nbformat.read(str(ROOT / "notebooks/03_server/server.ipynb"), as_version=4)
+    names = course_names(source)
+    names.update(course_names(nbformat.read(str(ROOT / "notebooks/01_creation/creation.ipynb"), as_version=4)))
+    assert rebinds(code, names), code
+
+
+def test_reimporting_what_the_course_imports_is_fine():
+    source = nbformat.read(str(ROOT / "notebooks/03_server/server.ipynb"), as_version=4)
+    assert rebinds("import socket\nfrom course_lib import checks\nchecks.__doc__", course_names(source)) == []
+
+
+def test_no_reference_or_wrong_answer_rebinds_what_the_tests_use():
+    flagged = {}
+    for path in sorted(ROOT.glob("notebooks/*/*.ipynb")):
+        names = course_names(nbformat.read(str(path), as_version=4))
+        answers = sorted((ROOT / "tests" / "wrong_answers" / path.parent.name).glob("*.py"))
+        answers += sorted((ROOT / "tests" / "correct_answers" / path.parent.name).glob("*.py"))
+        for answer in answers:
+            if rebinds(answer.read_text(), names):
+                flagged[answer.name] = rebinds(answer.read_text(), names)
+    assert not flagged

@@ -1,42 +1,145 @@
-"""Feedback that shows learners their results without giving away hidden tests.
+"""Feedback that shows learners their results, safely, without giving away hidden tests.
 
-Stock `nbgrader generate_feedback` renders the autograded notebook, hidden tests included. This
-preprocessor replaces each hidden-test region with a one-line note and reduces a hidden cell's traceback
-(which would quote the hidden assertion's source line) to the exception and its message, which is where
-course_lib's checks put what was expected, what happened, and the bytes on the wire.
+Stock `nbgrader generate_feedback` renders the autograded notebook as it stands: hidden tests included,
+every output at full size, and whatever HTML or script the learner's code displayed. Three
+preprocessors (configured in grading/nbgrader_config.py, before nbconvert's SanitizeHTML, which strips
+script and event handlers from outputs and Markdown) make it fit to send:
+
+- `RedactHiddenTests` (nbgrader's ClearHiddenTests, told to leave a note): each hidden-test region becomes
+  a one-line note, and a hidden cell keeps nothing but its verdict and one error line;
+- `ScrubHiddenEcho`: an output of any cell that quotes a line of the hidden tests (a learner's code can
+  print IPython's history, or its own caller's source) is replaced with a note;
+- `CapOutputs`: a flood of output is cut, per output and per notebook, with a note saying how much.
 """
 from __future__ import annotations
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from traitlets import Int
 
-BEGIN = "### BEGIN HIDDEN TESTS"
-END = "### END HIDDEN TESTS"
 NOTE = "# (hidden tests ran here; their source is not shown)"
+ECHO_NOTE = "[output removed from feedback: it quoted the hidden tests]"
+MIN_QUOTED = 16  # characters: shorter lines ("assert ok", "pass") are too common to count as a quote
 
 
-def redact_source(source: str) -> tuple[str, bool]:
-    """The source with every hidden region replaced by NOTE, and whether anything was hidden."""
-    out, inside, hidden = [], False, False
+def _hidden_lines(source: str, begin: str, end: str) -> list[str]:
+    lines, inside = [], False
     for line in source.split("\n"):
-        if BEGIN in line:
-            inside = hidden = True
-            out.append(line[: len(line) - len(line.lstrip())] + NOTE)
-        elif END in line:
+        if begin in line:
+            inside = True
+        elif end in line:
             inside = False
-        elif not inside:
-            out.append(line)
-    return "\n".join(out), hidden
+        elif inside and len(line.strip()) >= MIN_QUOTED:
+            lines.append(line.strip())
+    return lines
 
 
-class RedactHiddenTests(NbGraderPreprocessor):
-    """Remove hidden tests' source, and traceback lines that quote it, from feedback."""
+def _error_line(out: dict) -> str:
+    return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"
+
+
+class RedactHiddenTests(ClearHiddenTests):
+    """ClearHiddenTests that leaves a note where the hidden region was and reduces the cell's outputs.
+
+    A hidden cell keeps only its verdict (the cell's score, shown by the template) and, when it failed,
+    the exception's one line: course_lib's checks put what was expected, what happened and the bytes on
+    the wire there. Its tracebacks (which quote the hidden source) and anything it printed are dropped.
+    """
+
+    def _remove_hidden_test_region(self, cell) -> bool:
+        original = cell.source
+        removed = super()._remove_hidden_test_region(cell)
+        if removed:
+            kept, inside = [], False
+            for line in original.split("\n"):
+                if self.begin_test_delimeter in line:
+                    inside = True
+                    kept.append(line[: len(line) - len(line.lstrip())] + NOTE)
+                elif self.end_test_delimeter in line:
+                    inside = False
+                elif not inside:
+                    kept.append(line)
+            cell.source = "\n".join(kept)
+        return removed
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
-        cell.source, hidden = redact_source(cell.source)
-        if hidden:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    out["traceback"] = [f"{out.get('ename')}: {out.get('evalue')}"]
+        hidden_lines = _hidden_lines(cell.source, self.begin_test_delimeter, self.end_test_delimeter)
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if hidden_lines:
+            resources.setdefault("hidden_lines", []).extend(hidden_lines)
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            cell.outputs = [{"output_type": "error", "ename": o.get("ename", ""), "evalue": o.get("evalue", ""),
+                             "traceback": [_error_line(o)]} for o in errors[:1]]
         return cell, resources
+
+
+def _texts(out: dict) -> list[str]:
+    if out.get("output_type") == "stream":
+        return [out.get("text", "")]
+    if out.get("output_type") == "error":
+        return [out.get("evalue", ""), *out.get("traceback", [])]
+    return [v if isinstance(v, str) else "\n".join(v) for v in out.get("data", {}).values()
+            if isinstance(v, (str, list))]
+
+
+class ScrubHiddenEcho(NbGraderPreprocessor):
+    """Replace any output that quotes a hidden-test line (RedactHiddenTests collects them first)."""
+
+    def preprocess(self, nb, resources):
+        lines = set(resources.get("hidden_lines", []))
+        if lines:
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                cell.outputs = [{"output_type": "stream", "name": "stdout", "text": ECHO_NOTE}
+                                if any(line in text for text in _texts(out) for line in lines) else out
+                                for out in cell.get("outputs", [])]
+        return nb, resources
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else (
+        text[:limit] + f"\n[... {len(text) - limit} more characters cut from the feedback]\n")
+
+
+class CapOutputs(NbGraderPreprocessor):
+    """Cut each output to `per_output` characters and a notebook's outputs to `total` in all."""
+
+    per_output = Int(20_000, help="characters kept of one output").tag(config=True)
+    total = Int(400_000, help="characters kept of all outputs of a notebook").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        budget = self.total
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            kept = []
+            for out in cell.get("outputs", []):
+                if budget <= 0:
+                    kept.append({"output_type": "stream", "name": "stdout",
+                                 "text": "[further output cut from the feedback]\n"})
+                    break
+                limit = min(self.per_output, budget)
+                if out.get("output_type") == "stream":
+                    out["text"] = _cut(out.get("text", ""), limit)
+                    budget -= len(out["text"])
+                elif out.get("output_type") == "error":
+                    out["evalue"] = _cut(out.get("evalue", ""), limit)
+                    out["traceback"] = [_cut("\n".join(out.get("traceback", [])), limit)]
+                    budget -= len(out["evalue"]) + len(out["traceback"][0])
+                else:
+                    data = out.get("data", {})
+                    for mime in list(data):
+                        value = data[mime] if isinstance(data[mime], str) else "\n".join(data[mime]) \
+                            if isinstance(data[mime], list) else str(data[mime])
+                        if len(value) > limit:
+                            data.pop(mime)
+                        else:
+                            budget -= len(value)
+                    if not data:
+                        out = {"output_type": "stream", "name": "stdout",
+                               "text": "[a large display output was cut from the feedback]\n"}
+                kept.append(out)
+            cell.outputs = kept
+        return nb, resources

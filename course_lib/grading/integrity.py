@@ -17,7 +17,7 @@ import ast
 
 import nbformat
 
-from .cells import grade_id, is_graded, nbgrader_meta
+from .cells import grade_id, is_graded, is_solution, nbgrader_meta
 
 # Names whose mere use reaches into the kernel or the interpreter rather than into sockets.
 FORBIDDEN_NAMES = {
@@ -129,6 +129,71 @@ def scan_code(source: str) -> list[str]:
     return sorted(set(reasons))
 
 
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(_python_source(source))
+    except SyntaxError:
+        return None
+
+
+def _module_bindings(tree: ast.Module) -> dict[str, str]:
+    """Global names a cell binds, with what they are bound to: "import socket", "def name", or "" (a value).
+
+    Bindings inside functions and classes are their own business, except names declared `global`.
+    """
+    bound: dict[str, str] = {}
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                module = alias.name if alias.asname else alias.name.split(".")[0]
+                bound[alias.asname or module] = f"import {module}"
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"from {node.module} import {alias.name}"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[node.name] = f"def {node.name}"
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Global):
+                    bound.update(dict.fromkeys(inner.names, ""))
+        else:
+            for inner in ast.iter_child_nodes(node):
+                todo.append(inner)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                bound[node.id] = ""
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                bound[node.name] = ""
+    return bound
+
+
+def course_names(source: nbformat.NotebookNode) -> dict[str, str]:
+    """Names the test cells use that the course (not the learner) defines, with what they are bound to."""
+    course: dict[str, str] = {}
+    learners: set[str] = set()
+    used: set[str] = set()
+    for cell in source.cells:
+        if cell.cell_type != "code" or not (tree := _parse(cell.source)):
+            continue
+        if is_graded(cell):
+            used |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            learners |= set(_module_bindings(tree))  # the test's own variables, bound before use
+        elif is_solution(cell):
+            learners |= set(_module_bindings(tree))
+        else:
+            course.update({k: v for k, v in _module_bindings(tree).items() if v})  # imports and definitions
+    return {name: what for name, what in course.items() if name in used and name not in learners}
+
+
+def rebinds(source_code: str, names: dict[str, str]) -> list[str]:
+    """Reasons this learner code rebinds a name the tests rely on (re-importing the same module is fine)."""
+    tree = _parse(source_code)
+    if tree is None or not names:
+        return []
+    return [f"rebinds {name}, which the tests use" for name, what in sorted(_module_bindings(tree).items())
+            if name in names and what != names[name]]
+
+
 def inspect_submission(submitted: nbformat.NotebookNode, source: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
     """Reasons to flag this submission: (structural changes, code that reaches into the grader).
 
@@ -146,6 +211,8 @@ def inspect_submission(submitted: nbformat.NotebookNode, source: nbformat.Notebo
         elif present[gid].cell_type != cell.cell_type:
             reasons.append(f"cell {gid} was changed from {cell.cell_type} to {present[gid].cell_type}")
     authored = {c.source.strip() for c in source.cells if c.cell_type == "code"}
+    known_ids = {grade_id(c) for c in source.cells if grade_id(c)}  # only the source's ids reach a report
+    relied_on = course_names(source)
     for cell in submitted.cells:
         if cell.cell_type != "code":
             continue
@@ -154,6 +221,6 @@ def inspect_submission(submitted: nbformat.NotebookNode, source: nbformat.Notebo
             continue  # restored from the source before it runs
         if cell.source.strip() in authored:
             continue  # the course's own example, unchanged (it may show internals, e.g. __mro__)
-        for reason in scan_code(cell.source):
-            tampering.append(f"{gid or 'an added cell'}: {reason}")
+        for reason in scan_code(cell.source) + rebinds(cell.source, relied_on):
+            tampering.append(f"{gid if gid in known_ids else 'an added cell'}: {reason}")
     return reasons, tampering

@@ -22,6 +22,11 @@ import psutil
 HAS_FORK = hasattr(os, "fork") and sys.platform != "win32"
 
 
+def use_fork() -> bool:
+    """Fork workers where the platform can; SOCKET_COURSE_NO_FORK=1 forces the Windows path, for testing."""
+    return HAS_FORK and os.environ.get("SOCKET_COURSE_NO_FORK", "") in ("", "0")
+
+
 def kill_tree(pid: int) -> int:
     """SIGKILL a process and all its descendants (snapshotted first); return how many were killed."""
     try:
@@ -69,6 +74,17 @@ def _kill_descendants() -> None:
             pass
 
 
+def as_worker() -> None:
+    """Set up this process to grade one submission: it adopts orphans and is capped in memory."""
+    _become_subreaper()
+    _limit_memory(WORKER_MEMORY)
+
+
+def end_worker() -> None:
+    """End every process this worker started (kernels, and anything a submission left behind)."""
+    _kill_descendants()
+
+
 @dataclass
 class Task:
     """One unit of work for a child: `run()` in the child returns a JSON-able dict."""
@@ -88,8 +104,8 @@ class _Running:
     popen: subprocess.Popen | None = None
 
 
-def _start(task: Task) -> _Running:
-    if HAS_FORK:
+def _start(task: Task, fork: bool) -> _Running:
+    if fork:
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
@@ -97,13 +113,12 @@ def _start(task: Task) -> _Running:
             try:
                 os.close(r)
                 os.setsid()
-                _become_subreaper()
-                _limit_memory(WORKER_MEMORY)
+                as_worker()
                 devnull = os.open(os.devnull, os.O_RDWR)
                 for fd in (0, 1, 2):
                     os.dup2(devnull, fd)
                 report = task.run()
-                _kill_descendants()
+                end_worker()
                 os.write(w, json.dumps(report).encode())
             except BaseException as exc:  # noqa: BLE001 - the child must always report and exit
                 try:
@@ -116,7 +131,7 @@ def _start(task: Task) -> _Running:
         os.close(w)
         return _Running(task, pid, time.monotonic(), os.fdopen(r, "rb", buffering=0))
     popen = subprocess.Popen(task.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, start_new_session=HAS_FORK)
     return _Running(task, popen.pid, time.monotonic(), popen.stdout, popen=popen)
 
 
@@ -134,11 +149,12 @@ def run_all(tasks: Iterable[Task], jobs: int, budget: float, on_done: Callable[[
     """Run tasks, at most `jobs` at once, each within `budget` seconds; call on_done(key, report)."""
     queue = list(tasks)
     running: dict[object, _Running] = {}
-    sel = selectors.DefaultSelector() if HAS_FORK else None
+    fork = use_fork()
+    sel = selectors.DefaultSelector() if fork else None
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
-                run = _start(queue.pop(0))
+                run = _start(queue.pop(0), fork)
                 running[run.reader] = run
                 if sel:
                     sel.register(run.reader, selectors.EVENT_READ, run)
@@ -153,21 +169,21 @@ def run_all(tasks: Iterable[Task], jobs: int, budget: float, on_done: Callable[[
                         continue
                     sel.unregister(run.reader)
                     del running[run.reader]
-                    _finish(run, on_done, overran=False)
+                    _finish(run, on_done, fork, overran=False)
                 now = time.monotonic()
                 for run in [r for r in running.values() if now - r.started >= budget]:
                     sel.unregister(run.reader)
                     del running[run.reader]
-                    _finish(run, on_done, overran=True, budget=budget)
+                    _finish(run, on_done, fork, overran=True, budget=budget)
             else:  # Windows: one child at a time per slot, via communicate()'s own deadline
                 run = next(iter(running.values()))
                 del running[run.reader]
                 try:
                     out, _ = run.popen.communicate(timeout=budget)
                     run.chunks.append(out)
-                    _finish(run, on_done, overran=False)
+                    _finish(run, on_done, fork, overran=False)
                 except subprocess.TimeoutExpired:
-                    _finish(run, on_done, overran=True, budget=budget)
+                    _finish(run, on_done, fork, overran=True, budget=budget)
     finally:
         for run in running.values():
             kill_tree(run.pid)
@@ -176,9 +192,9 @@ def run_all(tasks: Iterable[Task], jobs: int, budget: float, on_done: Callable[[
             sel.close()
 
 
-def _finish(run: _Running, on_done, overran: bool, budget: float = 0.0) -> None:
+def _finish(run: _Running, on_done, fork: bool, overran: bool, budget: float = 0.0) -> None:
     kill_tree(run.pid)  # kernels and whatever the submission started go with it
-    if HAS_FORK:
+    if fork:
         try:
             os.waitpid(run.pid, 0)
         except ChildProcessError:

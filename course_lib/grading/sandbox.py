@@ -1,36 +1,51 @@
 """The sandbox a submission's kernel runs in while it is graded.
 
 On Linux with bubblewrap (Debian's `bubblewrap` package), each kernel gets:
-- its own network namespace: its own loopback, so parallel submissions never collide on ports and
-  nothing beyond loopback is reachable; the kernel talks to the grader over Unix sockets (IPC) in a
-  private folder, not TCP;
-- its own PID namespace: it cannot see or signal other submissions' processes, and everything it
-  started dies with it;
-- a read-only view of only what it needs: the system's libraries, Python, the installed packages,
-  course_lib; the only writable places are its own job folder (its notebook) and a private /tmp. The
-  source notebooks, solutions, hidden tests, other submissions and the gradebook are not there at all
-  (the job's own gradebook copy is mounted read-only);
-- resource limits (address space, file size, processes where they apply) set by `limited` below.
+- its own network namespace (its own loopback: parallel submissions never collide on ports, nothing
+  beyond loopback is reachable) and its own PID namespace (it cannot see or signal other processes, and
+  everything it started dies with it); it talks to the grader over Unix sockets (IPC);
+- a read-only view of only what it needs: the system's libraries, Python, the installed packages and
+  course_lib. The job's folder (submission, gradebook, autograded notebook, feedback), the source
+  notebooks and everything else of the grader are not there at all;
+- writable places that nothing outside ever reads: its working folder and /tmp are size-limited tmpfs
+  that vanish with it; the IPC folder holds only its sockets and is deleted, without following links,
+  after the job;
+- a minimal environment (`--clearenv`), and, when grading runs as root, a user id of its own (so the
+  process limit applies, and the kernel owns nothing of the grader's);
+- limits per job: total memory and process count in a cgroup of its own where the system lets us make
+  one (cgroup v1 or v2), and resource limits per process (address space, file size, processes) always.
+
+The kernelspec, JUPYTER_PATH and the job's settings live in a folder only the grader can read, so the
+unsandboxed grader never loads anything a kernel could have written.
 
 Where bubblewrap is missing or cannot run (macOS, Windows, a container without namespaces), grading
 still works with a plain kernel, and `socket-course grade` prints a warning saying so.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "socket-course-sandbox"
-MEMORY_LIMIT = 2 * 1024**3  # bytes of address space for a kernel
+MEMORY_LIMIT = 2 * 1024**3  # bytes: a kernel's address space, and a whole job's memory in its cgroup
 FILE_LIMIT = 64 * 1024**2  # largest file a kernel may write
-PROCESS_LIMIT = 256  # processes (where the platform applies it: not to root)
+TMPFS_SIZE = 64 * 1024**2  # the kernel's /tmp and its working folder, each
+PROCESS_LIMIT = 256  # processes and threads of one job
+UID_BASE = 200_000  # private user ids for kernels when grading runs as root: UID_BASE + the worker's pid
 ETC_FILES = ("hosts", "services", "protocols", "nsswitch.conf", "host.conf", "resolv.conf", "passwd", "group",
              "ld.so.cache", "ld.so.conf", "localtime", "gai.conf")
+KERNEL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "IPYTHONDIR": "/tmp/.ipython",
+              "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+PASSED_ENV = ("SOCKET_COURSE_TIME_SCALE",)  # the instructor's own settings a kernel may see
 
 
 @functools.cache
@@ -45,6 +60,17 @@ def bwrap_path() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return path if probe.returncode == 0 else None
+
+
+@functools.cache
+def tmpfs_size_supported() -> bool:
+    """bubblewrap 0.7 and later can cap a tmpfs (--size); older ones cannot."""
+    bwrap = bwrap_path()
+    if not bwrap:
+        return False
+    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--size", "1048576", "--tmpfs", "/tmp", "true"],
+                           capture_output=True, timeout=20)
+    return probe.returncode == 0
 
 
 def unavailable_reason() -> str:
@@ -68,65 +94,156 @@ def _python_roots() -> list[str]:
     return sorted(roots)
 
 
-def kernel_argv(job_root: Path, ipc_dir: Path) -> list[str]:
-    """The command that starts one sandboxed kernel for the job in `job_root`."""
+def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None) -> list[str]:
+    """bubblewrap's command line for one kernel whose working folder is `workdir` (a path, never mounted).
+
+    With `uid`, bubblewrap runs as the grader (root) so that it can mount what only root may read, and
+    the launcher inside the sandbox drops to `uid` before the kernel starts; without, every capability is
+    dropped at once.
+    """
     bwrap = bwrap_path()
     assert bwrap, "kernel_argv needs bubblewrap"
-    argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
-            "--setenv", "MPLCONFIGDIR", "/tmp"]
+    size = ["--size", str(TMPFS_SIZE)] if tmpfs_size_supported() else []
+    # as root with a private user: no user namespace (the user would not be mapped in it), caps kept for
+    # the launcher inside to drop; otherwise every namespace, and no capability at all
+    unshare = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+               if uid is not None else ["--unshare-all", "--cap-drop", "ALL"])
+    argv = [bwrap, *unshare, "--die-with-parent", "--new-session",
+            "--proc", "/proc", "--dev", "/dev", *size, "--perms", "1777", "--tmpfs", "/tmp", "--clearenv"]
+    env = dict(KERNEL_ENV, **{k: os.environ[k] for k in PASSED_ENV if k in os.environ})
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32"):
         argv += ["--ro-bind-try", top, top]
     for name in ETC_FILES:
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     for root in _python_roots():
         argv += ["--ro-bind", root, root]
-    argv += ["--bind", str(job_root), str(job_root)]
-    gradebook = job_root / "gradebook.db"
-    if gradebook.exists():
-        argv += ["--ro-bind", str(gradebook), str(gradebook)]
-    argv += ["--bind", str(ipc_dir), str(ipc_dir)]
-    # ipykernel would watch for its parent by pid, which a PID namespace hides: --die-with-parent does it.
-    argv += ["--unsetenv", "JPY_PARENT_PID"]
-    argv += ["--", sys.executable, "-m", "course_lib.grading.sandbox", "-f", "{connection_file}"]
-    return argv
+    argv += [*size, "--perms", "1777", "--tmpfs", str(workdir), "--bind", str(ipc_dir), str(ipc_dir),
+             "--chdir", str(workdir)]
+    # folders bubblewrap makes on the way to a mount are private to root: let the kernel's user pass
+    mounts = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/tmp", "/proc", "/dev",
+                                *_python_roots(), workdir, ipc_dir)]
+    between = {parent for m in mounts for parent in m.parents
+               if parent != Path("/") and not any(parent == o or o in parent.parents for o in mounts)}
+    for folder in sorted(between, key=lambda p: len(p.parts)):
+        argv += ["--chmod", "0755", str(folder)]
+    if uid is not None:
+        return [*argv, "--", sys.executable, "-I", "-m", "course_lib.grading.launch", "--inner", str(uid)]
+    return [*argv, "--", sys.executable, "-m", "ipykernel_launcher"]
 
 
-def install_kernelspec(job_root: Path, ipc_dir: Path) -> Path:
-    """Write a kernelspec for the sandboxed kernel; return the folder to put on JUPYTER_PATH."""
-    data = job_root / ".jupyter"
-    spec = data / "kernels" / KERNEL_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(job_root, ipc_dir), "display_name": "socket-course (sandboxed)", "language": "python",
-        # a signal to the launcher would stop at bubblewrap; a message reaches the kernel itself
-        "interrupt_mode": "message",
-    }))
-    return data
-
-
-def limited() -> None:
-    """Apply the resource limits to this process (the kernel, about to start)."""
+def _cgroup_dirs(name: str) -> list[tuple[Path, dict[str, int]]]:
+    """Where to make this job's cgroups, with the limits to write: v1 memory and pids, or v2 unified."""
     try:
-        import resource
-    except ImportError:  # Windows
-        return
-    for name, value in (("RLIMIT_AS", MEMORY_LIMIT), ("RLIMIT_FSIZE", FILE_LIMIT), ("RLIMIT_NPROC", PROCESS_LIMIT),
-                        ("RLIMIT_CORE", 0)):
-        which = getattr(resource, name, None)
-        if which is None:
-            continue
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    own = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(",") if controllers else [""]:
+            own[c] = path.lstrip("/")
+    base = Path("/sys/fs/cgroup")
+    if "memory" in own and "pids" in own:  # v1
+        return [(base / "memory" / own["memory"] / name, {"memory.limit_in_bytes": MEMORY_LIMIT}),
+                (base / "pids" / own["pids"] / name, {"pids.max": PROCESS_LIMIT})]
+    unified = base / own.get("", "")
+    try:
+        enabled = (unified / "cgroup.subtree_control").read_text().split()
+    except OSError:
+        return []
+    if {"memory", "pids"} <= set(enabled):
+        return [(unified / name, {"memory.max": MEMORY_LIMIT, "pids.max": PROCESS_LIMIT})]
+    return []
+
+
+@dataclass
+class Jail:
+    """One job's sandbox: its kernelspec, IPC folder, private user and cgroups; `close()` removes them all."""
+
+    workdir: Path
+    ipc_dir: Path
+    spec_dir: Path
+    uid: int | None = None
+    cgroups: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, workdir: Path) -> Jail:
+        ipc_dir = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # short: Unix socket paths are limited
+        spec_dir = Path(tempfile.mkdtemp(prefix="sc-spec-"))  # mode 700, never mounted into a sandbox
+        jail = cls(workdir.resolve(), ipc_dir, spec_dir)
         try:
-            soft, hard = resource.getrlimit(which)
-            cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
-            resource.setrlimit(which, (cap, cap))
-        except (ValueError, OSError):
-            pass
+            if os.geteuid() == 0:
+                jail.uid = UID_BASE + os.getpid()
+                os.chown(ipc_dir, jail.uid, jail.uid)
+            jail._make_cgroups()
+            jail._write_spec()
+        except BaseException:
+            jail.close()
+            raise
+        return jail
 
+    def _make_cgroups(self) -> None:
+        made = []
+        for folder, limits in _cgroup_dirs(f"socket-course-{os.getpid()}"):
+            try:
+                folder.mkdir()
+                made.append(folder)
+                for key, value in limits.items():
+                    (folder / key).write_text(str(value))
+            except OSError:  # not ours to make here: rlimits still apply
+                for done in reversed(made):
+                    with contextlib.suppress(OSError):
+                        done.rmdir()
+                return
+        self.cgroups = made
 
-if __name__ == "__main__":  # the kernel launcher inside the sandbox
-    limited()
-    import runpy
+    def _write_spec(self) -> None:
+        settings = {"argv": kernel_argv(self.workdir, self.ipc_dir, self.uid), "uid": self.uid,
+                    "cgroups": [str(c) for c in self.cgroups], "memory": MEMORY_LIMIT, "file_size": FILE_LIMIT,
+                    "processes": PROCESS_LIMIT}
+        (self.spec_dir / "job.json").write_text(json.dumps(settings))
+        spec = self.spec_dir / "kernels" / KERNEL_NAME
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({
+            "argv": [sys.executable, "-I", "-m", "course_lib.grading.launch", str(self.spec_dir / "job.json"),
+                     "{connection_file}"],
+            "display_name": "socket-course (sandboxed)", "language": "python",
+            # a signal to the launcher would stop at bubblewrap; a message reaches the kernel itself
+            "interrupt_mode": "message",
+        }))
 
-    sys.argv = ["ipykernel_launcher", *sys.argv[1:]]
-    runpy.run_module("ipykernel_launcher", run_name="__main__", alter_sys=True)
+    def config(self):
+        """nbgrader configuration that starts the job's kernel in this jail, talking over IPC."""
+        from traitlets.config import Config
+
+        os.environ["JUPYTER_PATH"] = str(self.spec_dir)
+        os.environ["JUPYTER_RUNTIME_DIR"] = str(self.ipc_dir)
+        config = Config()
+        config.Execute.kernel_name = KERNEL_NAME
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(self.ipc_dir / "k")
+        config.KernelManager.connection_file = str(self.ipc_dir / "kernel.json")
+        return config
+
+    def close(self) -> None:
+        """End every process left in the job's cgroups, remove them and the job's folders."""
+        for cgroup in self.cgroups:
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (cgroup / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+        for cgroup in self.cgroups:
+            for _ in range(50):  # the kernel frees a cgroup a moment after its last process is reaped
+                try:
+                    cgroup.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    import time
+
+                    time.sleep(0.02)  # noqa: sleep-ok - polling the kernel's own bookkeeping, bounded
+        for folder in (self.ipc_dir, self.spec_dir):
+            shutil.rmtree(folder, ignore_errors=True)  # rmtree never follows links out of the folder

@@ -1,90 +1,165 @@
-"""Grade one submission in a process of its own.
+"""Grade one submission in a process of its own, within the budget the parent enforces.
 
-    python -m course_lib.grading.worker ROOT ASSIGNMENT STUDENT [--feedback] [--source DIR]
+    python -m course_lib.grading.worker JOB.json
 
-ROOT is a private nbgrader course folder prepared by the parent (course_lib.grading.grade): its own
-gradebook (a copy of the template holding the assignment's source cells) and the submission in
-submitted/STUDENT/ASSIGNMENT/. The worker runs nbgrader's autograde (and generate_feedback), and prints
-one JSON line: {"ok": bool, "error": str}. Scores are not taken from this process's word: the parent
-reads them from the autograded notebook it leaves behind.
+Everything that grows with a submission happens here, not in the parent: reading the submitted
+notebooks (bounded, links refused: intake.py), the static scan, nbgrader's autograde with the kernel in
+its sandbox, deciding the scores, and rendering feedback from the decided scores. The score of each
+graded cell is computed once, by nbgrader's SaveAutoGrades, into the job's own gradebook; this process
+then decides (a submission that reaches into the grader gets no credit), writes the decision back, and
+only then renders feedback, so the feedback shows the same scores grades.csv does. The report, one JSON
+line, carries the decided scores to the parent, which records them.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import warnings
 from pathlib import Path
 
+from .cells import grade_id, is_graded, is_solution
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.grading.worker")
-    parser.add_argument("root")
-    parser.add_argument("assignment")
-    parser.add_argument("student")
-    parser.add_argument("--feedback", action="store_true")
-    parser.add_argument("--source")
-    parser.add_argument("--sandbox", action="store_true")
-    parser.add_argument("--cell-timeout", type=int)
-    args = parser.parse_args(argv)
-    report = grade_in_process(Path(args.root), args.assignment, args.student, args.feedback,
-                              Path(args.source) if args.source else None, args.sandbox, args.cell_timeout)
-    print(json.dumps(report), flush=True)
-    return 0
+MAX_NOTE = 160  # characters of a learner's error message quoted in a report
 
 
-def sandbox_config(root: Path) -> tuple[object, Path]:
-    """Config that makes nbgrader start the job's kernel inside the sandbox, talking over IPC."""
-    import os
-    import tempfile
+def _line(text: str) -> str:
+    clean = "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
+    return clean if len(clean) <= MAX_NOTE else clean[: MAX_NOTE - 1] + "…"
 
+
+def job_spec(root: Path, student: str, assignment: str, folder: Path, notebooks: list[Path],
+             source: Path | None, feedback: bool, sandbox: bool, cell_timeout: int | None) -> dict:
+    """What one worker needs to know, as plain data (it is also written to JOB.json where there is no fork)."""
+    return {"root": str(root), "student": student, "assignment": assignment, "folder": str(folder),
+            "notebooks": [str(p) for p in notebooks], "source": str(source) if source else None,
+            "feedback": feedback, "sandbox": sandbox, "cell_timeout": cell_timeout}
+
+
+def _intake(job: dict, report: dict) -> dict:
+    """Read every expected notebook of the submission into the job's submitted folder."""
+    import nbformat
+
+    from .intake import Unreadable, read_notebook
+    from .integrity import inspect_submission
+
+    root, folder = Path(job["root"]), Path(job["folder"])
+    dest = root / "submitted" / job["student"] / job["assignment"]
+    dest.mkdir(parents=True, exist_ok=True)
+    read = {}
+    for source in map(Path, job["notebooks"]):
+        try:
+            nb = read_notebook(folder / source.name)
+        except Unreadable as exc:
+            report["problems"].append(str(exc))
+            continue
+        nbformat.write(nb, str(dest / source.name))
+        read[source] = nb
+    for source, nb in read.items():
+        try:
+            structural, tampering = inspect_submission(nb, nbformat.read(str(source), as_version=4))
+        except (RecursionError, MemoryError, ValueError):
+            structural, tampering = [], ["its code is nested too deeply to be checked"]
+        report["flags"] += structural + tampering
+        report["tampering"] = report.get("tampering", False) or bool(tampering)
+    return read
+
+
+def _decide(job: dict, api, report: dict) -> None:
+    """Read nbgrader's scores from the job's gradebook, decide, and write the decision back."""
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root = Path(job["root"])
+    void = report.get("tampering", False)
+    with Gradebook(api.coursedir.db_url) as gb:
+        for source in map(Path, job["notebooks"]):
+            autograded = root / "autograded" / job["student"] / job["assignment"] / source.name
+            present = set()
+            if autograded.is_file():
+                nb = nbformat.read(str(autograded), as_version=4)
+                present = {grade_id(c) for c in nb.cells if is_graded(c)}
+                report["notes"] += _syntax_errors(nb)
+            for cell in nbformat.read(str(source), as_version=4).cells:
+                if not is_graded(cell):
+                    continue
+                gid = grade_id(cell)
+                try:
+                    grade = gb.find_grade(gid, source.stem, job["assignment"], job["student"])
+                except MissingEntry:
+                    report["problems"].append(f"{source.stem}: no grade recorded for {gid}")
+                    continue
+                score = 0.0 if void or gid not in present else float(grade.auto_score or 0.0)
+                grade.auto_score = score
+                grade.needs_manual_grade = False
+                report["cells"].append([source.stem, gid, score, float(grade.max_score)])
+        gb.db.commit()
+
+
+def _syntax_errors(nb) -> list[str]:
+    """A note for each solution cell whose code did not even parse (its tests fail with NameError)."""
+    notes = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not is_solution(cell) or is_graded(cell):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") in {"SyntaxError", "IndentationError",
+                                                                           "TabError"}:
+                notes.append(f"{grade_id(cell)}: {out['ename']} in the learner's code: {_line(out.get('evalue', ''))}")
+    return notes
+
+
+def grade_job(job: dict) -> dict:
+    """Autograde one submission and render its feedback; a report, never an exception."""
+    warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy chatter is not the learner's business
     from traitlets.config import Config
 
-    from .sandbox import KERNEL_NAME, install_kernelspec
-
-    ipc_dir = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # short: Unix socket paths are limited
-    os.environ["JUPYTER_PATH"] = str(install_kernelspec(root.resolve(), ipc_dir))
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(ipc_dir)
-    config = Config()
-    config.Execute.kernel_name = KERNEL_NAME
-    config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = str(ipc_dir / "k")
-    config.KernelManager.connection_file = str(ipc_dir / "kernel.json")
-    return config, ipc_dir
-
-
-def grade_in_process(root: Path, assignment: str, student: str, feedback: bool, source: Path | None,
-                     sandbox: bool = False, cell_timeout: int | None = None) -> dict:
-    """Autograde (and give feedback on) one prepared submission; a report, never an exception."""
-    import shutil
-
-    warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy chatter is not the learner's business
     from .course import failure_reason, make_api
 
-    ipc_dir = None
+    report: dict = {"cells": [], "problems": [], "flags": [], "notes": [], "tampering": False}
+    jail = None
     try:
-        from traitlets.config import Config
-
+        if not _intake(job, report) or report["problems"]:
+            return report
         extra = Config()
-        if sandbox:
-            extra, ipc_dir = sandbox_config(root)
-        if cell_timeout:
-            extra.Execute.timeout = cell_timeout
-        api = make_api(root, source, extra)
-        outcome = api.autograde(assignment, student)
-        report = {"ok": bool(outcome.get("success")), "error": ""}
-        if not report["ok"]:
-            report["error"] = "autograde failed: " + failure_reason(outcome)
-        elif feedback:
-            fb = api.generate_feedback(assignment, student)
+        if job["sandbox"]:
+            from .sandbox import Jail
+
+            jail = Jail.create(Path(job["root"]) / "autograded" / job["student"] / job["assignment"])
+            extra = jail.config()
+        if job["cell_timeout"]:
+            extra.Execute.timeout = job["cell_timeout"]
+        api = make_api(Path(job["root"]), Path(job["source"]) if job["source"] else None, extra)
+        outcome = api.autograde(job["assignment"], job["student"])
+        if not outcome.get("success"):
+            report["problems"].append("autograde failed: " + failure_reason(outcome))
+            return report
+        _decide(job, api, report)
+        if job["feedback"]:
+            fb = api.generate_feedback(job["assignment"], job["student"])
             if not fb.get("success"):
-                report["error"] = "feedback could not be generated: " + failure_reason(fb)
+                report["notes"].append("feedback could not be generated: " + failure_reason(fb))
     except Exception as exc:  # a broken submission must become a report, not a crash
-        report = {"ok": False, "error": f"the grader failed: {type(exc).__name__}: {exc}"}
+        report["problems"].append(f"the grader failed: {type(exc).__name__}: {_line(exc)}")
     finally:
-        if ipc_dir is not None:
-            shutil.rmtree(ipc_dir, ignore_errors=True)
+        if jail is not None:
+            jail.close()
     return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The worker as a command, where there is no fork (Windows, or SOCKET_COURSE_NO_FORK=1)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m course_lib.grading.worker JOB.json", file=sys.stderr)
+        return 2
+    from .procs import as_worker, end_worker
+
+    as_worker()
+    job = json.loads(Path(args[0]).read_text())
+    report = grade_job(job)
+    end_worker()
+    print(json.dumps(report), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
