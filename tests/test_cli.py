@@ -17,8 +17,8 @@ PILOT = Path(__file__).parent / "fixtures" / "pilot_course"
 WRONG = Path(__file__).parent / "fixtures" / "pilot_wrong_answers"
 
 
-def run(*args, env_course: Path | None = PILOT, cwd=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
+def run(*args, env_course: Path | None = PILOT, cwd=None, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **extra_env)
     if env_course is not None:
         env["SOCKET_COURSE_NOTEBOOKS"] = str(env_course)
     return subprocess.run([sys.executable, "-m", "course_lib.cli", *args], capture_output=True, text=True,
@@ -110,7 +110,9 @@ def test_check_bad_input_is_one_line_error(tmp_path, content, expected):
     assert expected in proc.stderr and proc.stderr.strip().count("\n") == 0
 
 
-def test_grade_a_small_class(released, tmp_path):
+@pytest.mark.parametrize("no_fork", ["", "1"], ids=["forked-workers", "worker-commands"])
+def test_grade_a_small_class(released, tmp_path, no_fork):
+    """The same class graded by forked workers and by worker commands (the path taken where there is no fork)."""
     subs = tmp_path / "subs"
     for student, source in [("alice", PILOT / "00_pilot" / "pilot.ipynb"),
                             ("bob", released / "00_pilot" / "pilot.ipynb")]:
@@ -123,12 +125,15 @@ def test_grade_a_small_class(released, tmp_path):
     nbformat.write(nb, str(subs / "carol" / "00_pilot" / "pilot.ipynb"))
     (subs / "dave" / "00_pilot").mkdir(parents=True)
     (subs / "dave" / "00_pilot" / "pilot.ipynb").write_text("{ this is not a notebook")
+    solution.source = "def roundtrip(data):\n    return data)"  # a typo
+    (subs / "frank" / "00_pilot").mkdir(parents=True)
+    nbformat.write(nb, str(subs / "frank" / "00_pilot" / "pilot.ipynb"))
     (subs / "erin" / "99_unknown").mkdir(parents=True)
     (subs / "erin" / "99_unknown" / "x.ipynb").write_text("{}")
     before = sorted((p.relative_to(subs), p.read_bytes()) for p in subs.rglob("*") if p.is_file())
 
     out = tmp_path / "out"
-    proc = run("grade", str(subs), "--out", str(out), "-j", "2")
+    proc = run("grade", str(subs), "--out", str(out), "-j", "2", SOCKET_COURSE_NO_FORK=no_fork)
     assert proc.returncode == 2, proc.stderr  # two submissions could not be graded
     rows = {(r["student"], r["assignment"]): r for r in csv.DictReader((out / "grades.csv").open())}
     assert rows[("alice", "00_pilot")]["score"] == "3" and rows[("alice", "00_pilot")]["max_score"] == "3"
@@ -137,6 +142,8 @@ def test_grade_a_small_class(released, tmp_path):
     assert rows[("dave", "00_pilot")]["status"] == "error"
     assert "not valid JSON" in rows[("dave", "00_pilot")]["problems"]
     assert rows[("erin", "99_unknown")]["status"] == "error"
+    frank = rows[("frank", "00_pilot")]
+    assert (frank["status"], frank["score"]) == ("graded", "0") and "ex1_roundtrip: SyntaxError" in frank["problems"]
     assert "NOT GRADED dave/00_pilot" in proc.stderr
 
     html = (out / "feedback" / "carol" / "00_pilot" / "pilot.html").read_text()

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,9 @@ def read_notebook(path: Path, limits: Limits = LIMITS) -> nbformat.NotebookNode:
             cell["outputs"], cell["execution_count"] = [], None
     try:
         nb = rejoin_lines(nbformat.from_dict(raw))  # what nbformat.reads does after parsing
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a missing cell id is repaired, not worth a warning
+            nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         where = "/".join(str(p) for p in list(getattr(exc, "absolute_path", []))[:4]) or "the top level"
         raise Unreadable(f"{path.name} does not follow the notebook format (at {where})") from None
