@@ -46,6 +46,7 @@ def test_no_reference_solution_or_wrong_answer_is_flagged():
     sources = [c.source for nb in sorted(ROOT.glob("notebooks/*/*.ipynb"))
                for c in nbformat.read(str(nb), as_version=4).cells if c.cell_type == "code" and is_solution(c)]
     sources += [p.read_text() for p in sorted(ROOT.glob("tests/wrong_answers/*/*.py"))]
+    sources += [p.read_text() for p in sorted(ROOT.glob("tests/correct_answers/*/*.py"))]
     flagged = {i: scan_code(src) for i, src in enumerate(sources) if scan_code(src)}
     assert not flagged
 
@@ -98,3 +99,18 @@ def test_no_reference_or_wrong_answer_rebinds_what_the_tests_use():
             if rebinds(answer.read_text(), names):
                 flagged[answer.name] = rebinds(answer.read_text(), names)
     assert not flagged
+
+
+@pytest.mark.parametrize("code", [
+    "exit._ip.set_custom_exc((Exception,), None)",
+    "vars()['get_' + 'ipython']()",
+    "%time get_ipython().events.register('post_run_cell', print)",
+    "getattr(quit, '_' + 'ip')",
+    "getattr(exit, '_ip')",
+])
+def test_flags_reach_ins_without_a_forbidden_name(code):
+    assert scan_code(code), code
+
+
+def test_probing_optional_flags_with_getattr_is_fine():
+    assert scan_code("import socket\nflag = getattr(socket, 'SO_REUSEPORT', None)") == []

@@ -29,6 +29,8 @@ FORBIDDEN_NAMES = {
     "compile": "compiles code at run time",
     "globals": "rewrites the notebook's global names",
     "setattr": "sets attributes by name (setattr)",
+    "vars": "reads namespaces as dictionaries (vars)",
+    "locals": "reads namespaces as dictionaries (locals)",
     "delattr": "deletes attributes by name (delattr)",
 }
 FORBIDDEN_MODULES = {
@@ -82,10 +84,24 @@ def scan_code(source: str) -> list[str]:
     reasons: list[str] = []
     modules: set[str] = set()  # names bound to imported modules (or things imported from them)
     allowed_calls: set[int] = set()
+    imported = {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imported |= {"socket", "errno", "select", "selectors", "ssl", "os", "sys"}  # imported by the setup cells
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _allowed_magic(node):
             allowed_calls.add(id(node.func.value))
             allowed_calls.add(id(node.func.value.func))
+            for arg in node.args[1:]:  # %time CODE runs CODE: judge it like any other code
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    reasons += scan_code(arg.value)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"getattr", "hasattr"}
+              and len(node.args) > 1):
+            name, owner = node.args[1], node.args[0]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                if name.value.startswith("_"):
+                    reasons.append(f"reads a private attribute by name ({node.func.id})")
+            elif not (isinstance(owner, ast.Name) and owner.id in imported):  # probing a module's flags is fine
+                reasons.append(f"reads attributes by computed name ({node.func.id})")
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -110,6 +126,9 @@ def scan_code(source: str) -> list[str]:
         elif isinstance(node, ast.Attribute):
             if node.attr in FORBIDDEN_DUNDERS:
                 reasons.append(f"reaches into objects' internals ({node.attr})")
+            elif (node.attr.startswith("_") and not node.attr.endswith("__")
+                  and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"})):
+                reasons.append(f"reaches a private attribute ({node.attr})")
             if isinstance(node.value, ast.Name) and node.value.id == "sys" and node.attr in FORBIDDEN_SYS:
                 reasons.append(f"uses sys.{node.attr}")
             if isinstance(node.value, ast.Name) and node.value.id == "os" and node.attr in {"_exit", "kill", "killpg"}:
