@@ -23,7 +23,7 @@ import pytest
 from course_lib.grading.cells import solution_cell
 from course_lib.grading.grade import grade
 from course_lib.grading.intake import LIMITS
-from course_lib.grading.sandbox import KERNEL_ENV, PROCESS_LIMIT, bwrap_path
+from course_lib.grading.sandbox import KERNEL_ENV, PROCESS_LIMIT, _cgroup_dirs, bwrap_path
 
 HERE = Path(__file__).parent
 PILOT = HERE / "fixtures" / "pilot_course"
@@ -193,6 +193,7 @@ def test_wall_budget_stops_a_notebook_and_everything_it_started(tmp_path):
     assert result.status == "error" and "budget" in " ".join(result.problems) and result.score == 0
     leftovers = [p.info for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "309"]]
     assert not leftovers
+    assert not jail_leftovers()
 
 
 def test_nothing_is_left_running(graded):
@@ -200,6 +201,13 @@ def test_nothing_is_left_running(graded):
                  if p.info["cmdline"] and p.info["cmdline"][:2] in (["sleep", "307"], ["sleep", "308"])]
     assert not leftovers, f"processes outlived grading: {leftovers}"
     assert graded["results"]["leaves_children"].score == 3  # its work was right; its processes are gone
+    assert not jail_leftovers()
+
+
+def jail_leftovers() -> list[Path]:
+    """cgroups and IPC/kernelspec folders of jails that were not removed."""
+    found = [p for folder, _ in _cgroup_dirs("probe") for p in folder.parent.glob("socket-course-*")]
+    return found + [p for p in Path("/tmp").glob("sc-*-*") if p.name.split("-")[1].isdigit()]
 
 
 def test_submissions_folder_is_untouched(graded):

@@ -29,6 +29,7 @@ from .export import write_canvas_csv, write_grades_csv
 from .intake import Found, discover
 from .procs import Task, run_all
 from .release import generate
+from .sandbox import clean_after
 from .worker import grade_job, job_spec
 
 MAX_FEEDBACK = 8 * 1024**2  # bytes of one feedback file copied to OUT (CapOutputs keeps it far smaller)
@@ -142,7 +143,7 @@ def task_for(job: Job) -> Task:
     spec_file = job.root / "job.json"
     spec_file.write_text(json.dumps(job.spec))
     return Task(key=job, argv=[sys.executable, "-m", "course_lib.grading.worker", str(spec_file)],
-                run=lambda: grade_job(job.spec))
+                run=lambda: grade_job(job.spec), after=clean_after if job.spec["sandbox"] else None)
 
 
 def _copy_feedback(job: Job, out: Path) -> None:

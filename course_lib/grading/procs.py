@@ -92,6 +92,7 @@ class Task:
     key: object
     run: Callable[[], dict]
     argv: list[str] = field(default_factory=list)  # the same work as a command, where fork is missing
+    after: Callable[[int], None] | None = None  # cleanup by the child's pid, once its whole tree has ended
 
 
 @dataclass
@@ -202,6 +203,8 @@ def _finish(run: _Running, on_done, fork: bool, overran: bool, budget: float = 0
     elif run.popen is not None:
         run.popen.wait()
     run.reader.close()
+    if run.task.after is not None:
+        run.task.after(run.pid)
     if overran:
         report = {"ok": False, "error": f"grading took longer than its {budget:g} s budget and was stopped"}
     else:

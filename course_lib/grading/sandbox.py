@@ -170,8 +170,9 @@ class Jail:
 
     @classmethod
     def create(cls, workdir: Path) -> Jail:
-        ipc_dir = Path(tempfile.mkdtemp(prefix="sc-", dir="/tmp"))  # short: Unix socket paths are limited
-        spec_dir = Path(tempfile.mkdtemp(prefix="sc-spec-"))  # mode 700, never mounted into a sandbox
+        # named after the worker, so that the parent can clean up after a worker it had to kill
+        ipc_dir = Path(tempfile.mkdtemp(prefix=f"sc-{os.getpid()}-", dir="/tmp"))  # short: socket paths are limited
+        spec_dir = Path(tempfile.mkdtemp(prefix=f"sc-spec-{os.getpid()}-"))  # mode 700, never mounted
         jail = cls(workdir.resolve(), ipc_dir, spec_dir)
         try:
             if os.geteuid() == 0:
@@ -229,21 +230,33 @@ class Jail:
 
     def close(self) -> None:
         """End every process left in the job's cgroups, remove them and the job's folders."""
-        for cgroup in self.cgroups:
-            with contextlib.suppress(OSError, ValueError):
-                for pid in (cgroup / "cgroup.procs").read_text().split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), signal.SIGKILL)
-        for cgroup in self.cgroups:
-            for _ in range(50):  # the kernel frees a cgroup a moment after its last process is reaped
-                try:
-                    cgroup.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    import time
+        _remove(self.cgroups, [self.ipc_dir, self.spec_dir])
 
-                    time.sleep(0.02)  # noqa: sleep-ok - polling the kernel's own bookkeeping, bounded
-        for folder in (self.ipc_dir, self.spec_dir):
-            shutil.rmtree(folder, ignore_errors=True)  # rmtree never follows links out of the folder
+
+def _remove(cgroups: list[Path], folders: list[Path]) -> None:
+    for cgroup in cgroups:
+        with contextlib.suppress(OSError, ValueError):
+            for pid in (cgroup / "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+    for cgroup in cgroups:
+        for _ in range(100):  # the kernel frees a cgroup a moment after its last process is reaped
+            try:
+                cgroup.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.02)  # noqa: sleep-ok - polling the kernel's own bookkeeping, bounded
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)  # rmtree never follows links out of the folder
+
+
+def clean_after(worker_pid: int) -> None:
+    """Remove what the jails of a worker left behind (a worker stopped at its budget cannot clean up)."""
+    cgroups = [folder for folder, _ in _cgroup_dirs(f"socket-course-{worker_pid}") if folder.exists()]
+    folders = [*Path("/tmp").glob(f"sc-{worker_pid}-*"), *Path(tempfile.gettempdir()).glob(f"sc-spec-{worker_pid}-*")]
+    if cgroups or folders:
+        _remove(cgroups, folders)
