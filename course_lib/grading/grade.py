@@ -46,6 +46,7 @@ class Result:
     problems: list[str] = field(default_factory=list)  # why it could not be graded
     flags: list[str] = field(default_factory=list)  # graded, but the instructor should look
     notes: list[str] = field(default_factory=list)  # graded; worth knowing (a SyntaxError in an answer)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the worker (benchmarks)
 
     @property
     def score(self) -> float:
@@ -130,12 +131,13 @@ def result_of(job: Job, report: dict) -> Result:
         problems = report.get("problems") or [report.get("error") or "the grader produced no scores"]
         result = failed(job.found, "; ".join(problems), job.assignment)
         result.flags = list(report.get("flags", []))
+        result.timings = dict(report.get("timings", {}))
         return result
     expected = {(nb, gid): p for nb, gid, p in graded_cells(job.assignment)}
     rows = [(nb, gid, float(s), expected[(nb, gid)]) for nb, gid, s, _ in report["cells"] if (nb, gid) in expected]
     return Result(job.found.student, job.found.assignment, max_score=sum(expected.values()), rows=rows,
                   problems=list(report.get("problems", [])), flags=list(report.get("flags", [])),
-                  notes=list(report.get("notes", [])))
+                  notes=list(report.get("notes", [])), timings=dict(report.get("timings", {})))
 
 
 def task_for(job: Job) -> Task:

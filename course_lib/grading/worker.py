@@ -108,17 +108,54 @@ def _syntax_errors(nb) -> list[str]:
     return notes
 
 
+def _cell_times(job: dict) -> tuple[float, float]:
+    """(seconds from the kernel's start to the first cell, seconds the cells themselves ran) of a job."""
+    import nbformat
+    from dateutil.parser import isoparse
+
+    first, cells = None, 0.0
+    for source in map(Path, job["notebooks"]):
+        path = Path(job["root"]) / "autograded" / job["student"] / job["assignment"] / source.name
+        if not path.is_file():
+            continue
+        for cell in nbformat.read(str(path), as_version=4).cells:
+            stamps = cell.get("metadata", {}).get("execution", {})
+            if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+                start = isoparse(stamps["iopub.execute_input"]).timestamp()
+                first = start if first is None else min(first, start)
+                cells += isoparse(stamps["shell.execute_reply"]).timestamp() - start
+    return (first or 0.0), cells
+
+
 def grade_job(job: dict) -> dict:
-    """Autograde one submission and render its feedback; a report, never an exception."""
+    """Autograde one submission and render its feedback; a report, never an exception.
+
+    The report's "timings" say where the time went, in seconds: reading and scanning the submission,
+    making the jail, nbgrader's autograde split into its own bookkeeping, the kernel's start and the
+    cells' own run time, deciding the scores, and rendering feedback.
+    """
+    import time
+
     warnings.filterwarnings("ignore")  # nbgrader's SQLAlchemy chatter is not the learner's business
     from traitlets.config import Config
 
     from .course import failure_reason, make_api
 
-    report: dict = {"cells": [], "problems": [], "flags": [], "notes": [], "tampering": False}
+    report: dict = {"cells": [], "problems": [], "flags": [], "notes": [], "tampering": False, "timings": {}}
+    timings = report["timings"]
     jail = None
+    clock = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[phase] = timings.get(phase, 0.0) + now - clock
+        clock = now
+
     try:
-        if not _intake(job, report) or report["problems"]:
+        ok = _intake(job, report) and not report["problems"]
+        lap("intake")
+        if not ok:
             return report
         extra = Config()
         if job["sandbox"]:
@@ -129,13 +166,20 @@ def grade_job(job: dict) -> dict:
         if job["cell_timeout"]:
             extra.Execute.timeout = job["cell_timeout"]
         api = make_api(Path(job["root"]), Path(job["source"]) if job["source"] else None, extra)
+        lap("setup")
+        started = time.time()
         outcome = api.autograde(job["assignment"], job["student"])
+        lap("autograde")
+        first, timings["cells"] = _cell_times(job)
+        timings["kernel_start"] = max(0.0, first - started) if first else 0.0
         if not outcome.get("success"):
             report["problems"].append("autograde failed: " + failure_reason(outcome))
             return report
         _decide(job, api, report)
+        lap("decide")
         if job["feedback"]:
             fb = api.generate_feedback(job["assignment"], job["student"])
+            lap("feedback")
             if not fb.get("success"):
                 report["notes"].append("feedback could not be generated: " + failure_reason(fb))
     except Exception as exc:  # a broken submission must become a report, not a crash
@@ -143,6 +187,7 @@ def grade_job(job: dict) -> dict:
     finally:
         if jail is not None:
             jail.close()
+            lap("cleanup")
     return report
 
 
