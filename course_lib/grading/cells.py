@@ -33,7 +33,7 @@ def exercises(nb: NotebookNode) -> dict[str, list[str]]:
             current = grade_id(cell) or ""
             owners.setdefault(current, [])
         elif is_graded(cell):
-            owners.setdefault(current, []).append(grade_id(cell))
+            owners.setdefault(current, []).append(grade_id(cell) or "")
     return owners
 
 

@@ -90,7 +90,8 @@ def check(path: Path, timeout: int | None = None) -> CheckReport:
     try:
         nbformat.validate(nbformat.read(str(path), as_version=4))
     except Exception as exc:
-        raise CourseError(f"{path} is not a valid notebook: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CourseError(f"{path} is not a valid notebook: {why}") from None
 
     with tempfile.TemporaryDirectory() as tmp:
         config = load_config(Path(tmp))
@@ -106,7 +107,7 @@ def check(path: Path, timeout: int | None = None) -> CheckReport:
             return report
         nb = validator._preprocess(nb)
     report = CheckReport(path)
-    report.changed = [grade_id(c) for c in validator._get_changed_cells(nb) if is_graded(c)]
+    report.changed = [grade_id(c) or "?" for c in validator._get_changed_cells(nb) if is_graded(c)]
     by_id = {grade_id(c): c for c in nb.cells if is_graded(c)}
     for exercise, cell_ids in exercises(nb).items():
         verdicts = []

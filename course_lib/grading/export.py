@@ -13,14 +13,20 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Row(Protocol):
+    """What a report needs of a result (grade.Result)."""
+
     student: str
     assignment: str
-    score: float
     max_score: float
-    status: str
     problems: list[str]
     flags: list[str]
     notes: list[str]
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def status(self) -> str: ...
 
 
 def safe(value: object) -> str:

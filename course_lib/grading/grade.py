@@ -73,7 +73,7 @@ def graded_cells(assignment: Assignment) -> list[tuple[str, str, float]]:
     found = []
     for source in assignment.notebooks:
         nb = nbformat.read(str(source), as_version=4)
-        found += [(source.stem, grade_id(c), float(nbgrader_meta(c).get("points", 0)))
+        found += [(source.stem, grade_id(c) or "", float(nbgrader_meta(c).get("points", 0)))
                   for c in nb.cells if is_graded(c)]
     return found
 

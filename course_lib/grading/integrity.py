@@ -69,7 +69,7 @@ def _python_source(source: str) -> str:
 def _allowed_magic(node: ast.Call) -> bool:
     """get_ipython().run_line_magic('timeit', ...) and friends, which only time code."""
     func = node.func
-    return (isinstance(func, ast.Attribute) and func.attr in {"run_line_magic", "run_cell_magic"}
+    return bool(isinstance(func, ast.Attribute) and func.attr in {"run_line_magic", "run_cell_magic"}
             and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
             and func.value.func.id == "get_ipython" and node.args and isinstance(node.args[0], ast.Constant)
             and node.args[0].value in ALLOWED_MAGICS)
@@ -89,8 +89,9 @@ def scan_code(source: str) -> list[str]:
     imported |= {"socket", "errno", "select", "selectors", "ssl", "os", "sys"}  # imported by the setup cells
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _allowed_magic(node):
-            allowed_calls.add(id(node.func.value))
-            allowed_calls.add(id(node.func.value.func))
+            magic = getattr(node.func, "value", None)  # get_ipython() in get_ipython().run_line_magic(...)
+            allowed_calls.add(id(magic))
+            allowed_calls.add(id(getattr(magic, "func", None)))
             for arg in node.args[1:]:  # %time CODE runs CODE: judge it like any other code
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     reasons += scan_code(arg.value)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import IO, Callable, Generic, Iterable, TypeVar
 
 import psutil
 
@@ -85,11 +85,14 @@ def end_worker() -> None:
     _kill_descendants()
 
 
+K = TypeVar("K")
+
+
 @dataclass
-class Task:
+class Task(Generic[K]):
     """One unit of work for a child: `run()` in the child returns a JSON-able dict."""
 
-    key: object
+    key: K
     run: Callable[[], dict]
     argv: list[str] = field(default_factory=list)  # the same work as a command, where fork is missing
     after: Callable[[int], None] | None = None  # cleanup by the child's pid, once its whole tree has ended
@@ -100,7 +103,7 @@ class _Running:
     task: Task
     pid: int
     started: float
-    reader: object
+    reader: IO[bytes]
     chunks: list = field(default_factory=list)
     popen: subprocess.Popen | None = None
 
@@ -133,6 +136,7 @@ def _start(task: Task, fork: bool) -> _Running:
         return _Running(task, pid, time.monotonic(), os.fdopen(r, "rb", buffering=0))
     popen = subprocess.Popen(task.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              stdin=subprocess.DEVNULL, start_new_session=HAS_FORK)
+    assert popen.stdout is not None
     return _Running(task, popen.pid, time.monotonic(), popen.stdout, popen=popen)
 
 
@@ -146,7 +150,7 @@ def _report(run: _Running) -> dict:
     return {"ok": False, "error": "the grading process ended without a result"}
 
 
-def run_all(tasks: Iterable[Task], jobs: int, budget: float, on_done: Callable[[object, dict], None]) -> None:
+def run_all(tasks: Iterable[Task[K]], jobs: int, budget: float, on_done: Callable[[K, dict], None]) -> None:
     """Run tasks, at most `jobs` at once, each within `budget` seconds; call on_done(key, report)."""
     queue = list(tasks)
     running: dict[object, _Running] = {}
@@ -180,6 +184,7 @@ def run_all(tasks: Iterable[Task], jobs: int, budget: float, on_done: Callable[[
                 run = next(iter(running.values()))
                 del running[run.reader]
                 try:
+                    assert run.popen is not None
                     out, _ = run.popen.communicate(timeout=budget)
                     run.chunks.append(out)
                     _finish(run, on_done, fork, overran=False)

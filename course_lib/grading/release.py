@@ -22,7 +22,7 @@ def release(out: Path, only: list[Assignment] | None = None, overwrite: bool = T
     chosen = only if only is not None else list(assignments().values())
     if not overwrite:  # nothing to do for sections the learner already has: a second run is instant
         chosen = [a for a in chosen if not all((out / a.name / nb.name).exists() for nb in a.notebooks)]
-    written = []
+    written: list[Path] = []
     if not chosen:
         return written
     with tempfile.TemporaryDirectory(prefix="socket-course-release-") as tmp:

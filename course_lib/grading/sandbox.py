@@ -123,7 +123,7 @@ def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None) -> list[st
              "--chdir", str(workdir)]
     # folders bubblewrap makes on the way to a mount are private to root: let the kernel's user pass
     mounts = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/tmp", "/proc", "/dev",
-                                *_python_roots(), workdir, ipc_dir)]
+                                *_python_roots())] + [workdir, ipc_dir]
     between = {parent for m in mounts for parent in m.parents
                if parent != Path("/") and not any(parent == o or o in parent.parents for o in mounts)}
     for folder in sorted(between, key=lambda p: len(p.parts)):

@@ -183,7 +183,7 @@ def grade_job(job: dict) -> dict:
             if not fb.get("success"):
                 report["notes"].append("feedback could not be generated: " + failure_reason(fb))
     except Exception as exc:  # a broken submission must become a report, not a crash
-        report["problems"].append(f"the grader failed: {type(exc).__name__}: {_line(exc)}")
+        report["problems"].append(f"the grader failed: {type(exc).__name__}: {_line(str(exc))}")
     finally:
         if jail is not None:
             jail.close()
