@@ -27,9 +27,10 @@ from .cells import grade_id, is_graded, nbgrader_meta
 from .course import Assignment, CourseError, assignments, make_api
 from .export import write_canvas_csv, write_grades_csv
 from .intake import Found, discover
-from .procs import Task, run_all
+from .procs import Task, run_all, use_fork
 from .release import generate
 from .sandbox import clean_after
+from .warm import warm_up
 from .worker import grade_job, job_spec
 
 MAX_FEEDBACK = 8 * 1024**2  # bytes of one feedback file copied to OUT (CapOutputs keeps it far smaller)
@@ -251,6 +252,8 @@ def grade(
                 result = failed(job.found, f"its report could not be read ({type(exc).__name__})", job.assignment)
             finish(result, job)
 
+        if pending and use_fork():  # forked workers inherit what the parent has loaded
+            warm_up(sorted({nb for job in pending for nb in job.assignment.notebooks}), feedback)
         run_all([task_for(job) for job in pending], jobs, wall_budget, done_job)
     finally:
         graded = {(r.student, r.assignment) for r in results}
