@@ -339,6 +339,7 @@ def test_nothing_a_kernel_writes_is_loaded_or_followed_outside_it(graded):
     assert set(KERNEL_ENV) <= set(report["env"])
     if os.geteuid() == 0:
         assert report["uid"] != 0, "the kernel ran as root"
+        assert report["planted"]["ipc_dir"] != "written", "the kernel could fill the grader's /tmp"
     assert not Path("/tmp/PWNED").exists()
     after = snapshot(REPO / "notebooks", REPO / "course_lib", PILOT)
     assert after == graded["repo_before"]

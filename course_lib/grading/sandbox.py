@@ -123,7 +123,7 @@ def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None) -> list[st
              "--chdir", str(workdir)]
     # folders bubblewrap makes on the way to a mount are private to root: let the kernel's user pass
     mounts = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/tmp", "/proc", "/dev",
-                                *_python_roots())] + [workdir, ipc_dir]
+                                *_python_roots(), *(f"/etc/{name}" for name in ETC_FILES))] + [workdir, ipc_dir]
     between = {parent for m in mounts for parent in m.parents
                if parent != Path("/") and not any(parent == o or o in parent.parents for o in mounts)}
     for folder in sorted(between, key=lambda p: len(p.parts)):
@@ -226,7 +226,14 @@ class Jail:
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(self.ipc_dir / "k")
         config.KernelManager.connection_file = str(self.ipc_dir / "kernel.json")
+        config.Execute.on_notebook_start = self.seal
         return config
+
+    def seal(self, **_) -> None:
+        """Once the kernel has made its sockets, take back the IPC folder: it can write no file outside."""
+        if self.uid is not None:
+            os.chown(self.ipc_dir, 0, 0)
+            os.chmod(self.ipc_dir, 0o755)
 
     def close(self) -> None:
         """End every process left in the job's cgroups, remove them and the job's folders."""
