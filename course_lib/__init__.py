@@ -13,7 +13,7 @@ Public API (shared harness)
     ``ipv6_available()``, ``unix_available()``, ``dualstack_available()``,
     ``constant_available(name)``, ``feature_available(name)``, ``FEATURES``,
     ``platform_summary()``, ``skip_unless(condition, reason)``,
-    ``errno_name(code)``; errno sets ``REFUSED_ERRNOS``, ``RESET_ERRNOS``,
+    ``errno_name(code)``, ``errno_sets(codes, platform)``; errno sets ``REFUSED_ERRNOS``, ``RESET_ERRNOS``,
     ``UNREACHABLE_ERRNOS``, ``ADDRINUSE_ERRNOS``, ``TIMEOUT_ERRNOS``,
     ``WOULDBLOCK_ERRNOS``.
 ``course_lib.resources``
