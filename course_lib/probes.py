@@ -42,6 +42,7 @@ __all__ = [
     "ADDRINUSE_ERRNOS",
     "TIMEOUT_ERRNOS",
     "WOULDBLOCK_ERRNOS",
+    "REFUSAL_DELAY",
 ]
 
 
@@ -110,6 +111,11 @@ UNREACHABLE_ERRNOS = _SETS["unreachable"]
 ADDRINUSE_ERRNOS = _SETS["addr_in_use"]
 #: The operating system itself timed out (distinct from socket.timeout).
 TIMEOUT_ERRNOS = _SETS["timeout"]
+#: Extra seconds a refused connect() to loopback may take here.  Linux and
+#: macOS refuse at once; Windows answers the peer's RST by sending the SYN
+#: again and reports the refusal only after about 2 seconds, so a shorter
+#: timeout turns a refusal into a timeout there.  Budgets for refusals add it.
+REFUSAL_DELAY = 2.5 if sys.platform == "win32" else 0.0
 #: A non-blocking call that would have had to wait (and connect_ex's code
 #: when the socket's own timeout expires: EAGAIN/EWOULDBLOCK).
 WOULDBLOCK_ERRNOS = _SETS["would_block"]

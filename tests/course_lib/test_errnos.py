@@ -11,11 +11,12 @@ tests build each platform's sets with ``probes.errno_sets`` and check every code
 from __future__ import annotations
 
 import errno
+import socket
 import sys
 
 import pytest
 
-from course_lib import probes
+from course_lib import peers, probes, timing
 
 WSABASEERR = 10000
 #: WinSock2.h: WSAE<name> = WSABASEERR + n.
@@ -111,3 +112,11 @@ def test_this_platforms_sets_are_the_module_constants():
     assert sets["reset"] == probes.RESET_ERRNOS
     assert sets["addr_in_use"] == probes.ADDRINUSE_ERRNOS
     assert sets["would_block"] == probes.WOULDBLOCK_ERRNOS
+
+
+def test_a_refusal_arrives_within_refusal_delay():
+    # Windows retries a refused SYN for about 2 s (probes.REFUSAL_DELAY); here it must be refused, not
+    # timed out, with a timeout of REFUSAL_DELAY plus a margin.
+    with peers.refused_address() as address, socket.socket() as s:
+        s.settimeout(probes.REFUSAL_DELAY + timing.scaled(1.0))
+        assert s.connect_ex(address) in probes.REFUSED_ERRNOS
