@@ -76,7 +76,7 @@ def install(python: str, venv: Path, env: dict[str, str]) -> Path:
 
 @pytest.mark.pythons
 @pytest.mark.parametrize("minor", supported_pythons())
-def test_notebooks_run_under(minor, tmp_path):
+def test_notebooks_run_under(minor, tmp_path, record_property):
     if minor == "{}.{}".format(*sys.version_info[:2]):
         pytest.skip(f"Python {minor} runs this suite: nbval and the honesty harness cover it")
     python = interpreter(minor)
@@ -88,6 +88,8 @@ def test_notebooks_run_under(minor, tmp_path):
     installed = time.monotonic() - start
     done = subprocess.run([str(target), str(ROOT / "tests" / "run_notebooks.py"), *NOTEBOOKS], check=False,
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=500)
-    print(f"Python {minor} ({python}): installed in {installed:.1f}s, notebooks in "
-          f"{time.monotonic() - start - installed:.1f}s\n{done.stdout}")
+    timing = (f"Python {minor} ({python}): installed in {installed:.1f}s, {len(NOTEBOOKS)} notebooks "
+              f"run in {time.monotonic() - start - installed:.1f}s")
+    record_property("python_timing", timing)  # printed at the end of the run (tests/conftest.py)
+    print(f"{timing}\n{done.stdout}")
     assert done.returncode == 0, f"notebooks failed under Python {minor}:\n{done.stdout}{done.stderr[-3000:]}"
