@@ -13,9 +13,10 @@ Public API (shared harness)
     ``ipv6_available()``, ``unix_available()``, ``dualstack_available()``,
     ``constant_available(name)``, ``feature_available(name)``, ``FEATURES``,
     ``platform_summary()``, ``skip_unless(condition, reason)``,
-    ``errno_name(code)``; errno sets ``REFUSED_ERRNOS``, ``RESET_ERRNOS``,
+    ``errno_name(code)``, ``errno_sets(codes, platform)``; errno sets ``REFUSED_ERRNOS``, ``RESET_ERRNOS``,
     ``UNREACHABLE_ERRNOS``, ``ADDRINUSE_ERRNOS``, ``TIMEOUT_ERRNOS``,
-    ``WOULDBLOCK_ERRNOS``.
+    ``WOULDBLOCK_ERRNOS``; ``REFUSAL_DELAY`` (seconds a refused loopback
+    connect may take: 0 on POSIX, about 2 on Windows).
 ``course_lib.resources``
     ``open_fds()``, ``count_open_fds()``, ``describe_fd(fd)``,
     ``assert_no_fd_leak()``, ``assert_no_thread_leak()``, ``hard_close(sock)``,

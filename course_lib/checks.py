@@ -26,7 +26,7 @@ import time
 
 from . import peers
 from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
-from .probes import ADDRINUSE_ERRNOS, dualstack_available, errno_name, skip_unless
+from .probes import ADDRINUSE_ERRNOS, REFUSAL_DELAY, dualstack_available, errno_name, skip_unless
 from .resources import hard_close, record_unclosed
 from .runners import (LearnerCall, LearnerTimeout, harness_listener, run_client,
                       run_server, run_with_deadline, shape)
@@ -941,7 +941,8 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
     for _ in range(2 if edge_cases else 1):
         with peers.refused_address() as address, record_unclosed() as unclosed:
             try:
-                got = _call(probe, address[1], what=what, deadline=deadline)
+                # Windows reports a refusal only after about 2 s (probes.REFUSAL_DELAY)
+                got = _call(probe, address[1], what=what, deadline=_seconds(deadline) + REFUSAL_DELAY)
             except AssertionError as exc:
                 if isinstance(exc.__cause__, ConnectionRefusedError):
                     raise _fail(f"{what} raised ConnectionRefusedError on a closed port.",

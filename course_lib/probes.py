@@ -23,6 +23,7 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Mapping
 
 __all__ = [
     "ipv6_available",
@@ -34,45 +35,90 @@ __all__ = [
     "platform_summary",
     "skip_unless",
     "errno_name",
+    "errno_sets",
     "REFUSED_ERRNOS",
     "RESET_ERRNOS",
     "UNREACHABLE_ERRNOS",
     "ADDRINUSE_ERRNOS",
     "TIMEOUT_ERRNOS",
     "WOULDBLOCK_ERRNOS",
+    "REFUSAL_DELAY",
 ]
 
 
-def _errnos(*names: str) -> frozenset:
+def _errnos(*names: str, codes: Mapping[str, int] | None = None) -> frozenset:
     """Build a frozenset of the errno values whose symbols exist here.
 
     Why: ``errno.WSAECONNRESET`` exists only on Windows and ``errno.ESHUTDOWN``
-    is missing on some platforms; looking them up with ``getattr`` lets one
-    set describe every platform without ever writing a number.
+    is missing on some platforms; looking them up by name lets one set
+    describe every platform without ever writing a number.  ``codes`` (a
+    name-to-number table) stands in for the ``errno`` module, so the tests can
+    build another platform's sets on this one.
     """
-    return frozenset(getattr(errno, n) for n in names if hasattr(errno, n))
+    table = vars(errno) if codes is None else codes
+    return frozenset(table[n] for n in names if isinstance(table.get(n), int))
 
 
+def errno_sets(codes: Mapping[str, int] | None = None, platform: str = sys.platform) -> dict:
+    """The errno set of each situation, as a platform's ``errno`` module spells it.
+
+    Why a function: the sets below are this platform's, but Windows and macOS
+    differ in ways only their numbers show, and tests/course_lib/test_errnos.py
+    checks them from Linux against what CPython raises there:
+
+    * Windows: CPython turns a Winsock error into ``OSError.errno`` with
+      ``winerror_to_errno`` (PC/errmap.h): the code itself (``errno.ECONNREFUSED
+      == errno.WSAECONNREFUSED == 10061`` there, Modules/errnomodule.c), except
+      six codes that become the C library's numbers, among them ``WSAEACCES``
+      (10013) -> ``EACCES`` (13).  A port held with ``SO_EXCLUSIVEADDRUSE``
+      makes ``bind`` fail that way, as a ``PermissionError``, so on Windows
+      ``EACCES`` means "address in use" (on POSIX it means a privileged port).
+    * macOS: ``send`` on a connection the peer is tearing down can fail with
+      ``EPROTOTYPE`` (a kernel race, CPython issue 77631): a reset there.
+    """
+    def names(*wanted: str) -> frozenset:
+        return _errnos(*wanted, codes=codes)
+
+    reset = names("ECONNRESET", "ECONNABORTED", "EPIPE", "ESHUTDOWN",
+                  "WSAECONNRESET", "WSAECONNABORTED", "WSAESHUTDOWN")
+    in_use = names("EADDRINUSE", "WSAEADDRINUSE")
+    if platform == "darwin":
+        reset |= names("EPROTOTYPE")
+    if platform == "win32":
+        in_use |= names("EACCES")
+    return {
+        "refused": names("ECONNREFUSED", "WSAECONNREFUSED"),
+        "reset": reset,
+        "unreachable": names("ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN",
+                             "WSAENETUNREACH", "WSAEHOSTUNREACH", "WSAENETDOWN", "WSAEHOSTDOWN"),
+        "addr_in_use": in_use,
+        "timeout": names("ETIMEDOUT", "WSAETIMEDOUT"),
+        "would_block": names("EAGAIN", "EWOULDBLOCK", "EINPROGRESS", "EALREADY",
+                             "WSAEWOULDBLOCK", "WSAEINPROGRESS", "WSAEALREADY"),
+    }
+
+
+_SETS = errno_sets()
 #: connect() to a port nobody listens on.
-REFUSED_ERRNOS = _errnos("ECONNREFUSED", "WSAECONNREFUSED")
-#: The peer went away abruptly (RST, broken pipe, aborted connection).
-RESET_ERRNOS = _errnos(
-    "ECONNRESET", "ECONNABORTED", "EPIPE", "ESHUTDOWN",
-    "WSAECONNRESET", "WSAECONNABORTED", "WSAESHUTDOWN",
-)
+REFUSED_ERRNOS = _SETS["refused"]
+#: The peer went away abruptly (RST, broken pipe, aborted connection; on macOS
+#: also EPROTOTYPE from a send racing the teardown).
+RESET_ERRNOS = _SETS["reset"]
 #: No route to the network or host.
-UNREACHABLE_ERRNOS = _errnos(
-    "ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN",
-    "WSAENETUNREACH", "WSAEHOSTUNREACH", "WSAENETDOWN", "WSAEHOSTDOWN",
-)
-#: bind() to an address already in use (Windows may say WSAEACCES when another
-#: socket holds the port exclusively).
-ADDRINUSE_ERRNOS = _errnos("EADDRINUSE", "WSAEADDRINUSE", "WSAEACCES")
+UNREACHABLE_ERRNOS = _SETS["unreachable"]
+#: bind() to an address already in use (on Windows also EACCES, a
+#: PermissionError: another socket holds the port exclusively).
+ADDRINUSE_ERRNOS = _SETS["addr_in_use"]
 #: The operating system itself timed out (distinct from socket.timeout).
-TIMEOUT_ERRNOS = _errnos("ETIMEDOUT", "WSAETIMEDOUT")
-#: A non-blocking call that would have had to wait.
-WOULDBLOCK_ERRNOS = _errnos("EAGAIN", "EWOULDBLOCK", "EINPROGRESS", "EALREADY",
-                            "WSAEWOULDBLOCK", "WSAEINPROGRESS", "WSAEALREADY")
+TIMEOUT_ERRNOS = _SETS["timeout"]
+#: Extra seconds a refused connect() to loopback may take here.  Linux and
+#: macOS refuse at once; Windows answers the peer's RST by sending the SYN
+#: again and reports the refusal only after about 2 seconds, so a shorter
+#: timeout turns a refusal into a timeout there.  Budgets for refusals add it.
+REFUSAL_DELAY = 2.5 if sys.platform == "win32" else 0.0
+#: A non-blocking call that would have had to wait (and connect_ex's code
+#: when the socket's own timeout expires: EAGAIN/EWOULDBLOCK).
+WOULDBLOCK_ERRNOS = _SETS["would_block"]
 
 
 def errno_name(code: int | None) -> str:

@@ -13,6 +13,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+# Reads the server's output with selectors on a pipe and stops it with killpg: both POSIX only.
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="selectors on pipes and killpg are POSIX only")
+
 PILOT = Path(__file__).parent / "fixtures" / "pilot_course"
 URL = re.compile(r"(http://127\.0\.0\.1:\d+)/lab\?token=([0-9a-f]+)")
 

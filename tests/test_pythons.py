@@ -1,0 +1,95 @@
+"""The project installs, and its source notebooks (solutions and hidden tests included) run, under every
+Python it claims to support.
+
+The supported minor versions are the classifiers in pyproject.toml (tests/test_packaging.py keeps them in
+step with requires-python and the docs). For each one this test makes a fresh environment with that
+interpreter (uv, or venv + pip where uv is missing), installs the project there with its own dependency
+bounds, and runs every notebook under notebooks/ with tests/run_notebooks.py. The interpreter running the
+suite is covered by the suite itself (nbval and the honesty harness), so it is skipped here; so is a
+version not installed on this machine (looked for in $PYENV_ROOT/versions, then on PATH), with a message.
+Deselect with `-m "not pythons"`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(str(p) for p in (ROOT / "notebooks").glob("*/*.ipynb"))
+PYENV = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+
+
+def supported_pythons() -> list[str]:
+    """The minor versions pyproject.toml's classifiers claim, e.g. ["3.10", "3.11", ...]."""
+    text = (ROOT / "pyproject.toml").read_text()
+    return re.findall(r'"Programming Language :: Python :: (3\.\d+)"', text)
+
+
+def interpreter(minor: str) -> str | None:
+    """The newest CPython `minor` (e.g. "3.12") on this machine, or None."""
+    found = []
+    for path in PYENV.glob(f"{minor}.*"):
+        m = re.fullmatch(rf"{re.escape(minor)}\.(\d+)", path.name)
+        if m and (path / "bin" / "python").exists():
+            found.append((int(m[1]), str(path / "bin" / "python")))
+    if found:
+        return max(found)[1]
+    return shutil.which(f"python{minor}")
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without what ties a child to the suite's own virtualenv."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"}}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def install(python: str, venv: Path, env: dict[str, str]) -> Path:
+    """A fresh environment for `python` with the project installed; returns its interpreter."""
+    try:
+        import uv
+        uv_bin = uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        uv_bin = None
+    bindir = venv / ("Scripts" if os.name == "nt" else "bin")
+    target = bindir / ("python.exe" if os.name == "nt" else "python")
+    if uv_bin:
+        steps = [[uv_bin, "venv", "--quiet", "--python", python, str(venv)],
+                 [uv_bin, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(target), "-e", str(ROOT)]]
+    else:  # pragma: no cover - uv is in the test extras
+        steps = [[python, "-m", "venv", str(venv)],
+                 [str(target), "-m", "pip", "install", "--quiet", "-e", str(ROOT)]]
+    for step in steps:
+        done = subprocess.run(step, check=False, env=env, capture_output=True, text=True, timeout=400)
+        assert done.returncode == 0, (
+            f"installing the project under {python} failed:\n$ {' '.join(step)}\n{done.stdout}{done.stderr}")
+    return target
+
+
+@pytest.mark.pythons
+@pytest.mark.parametrize("minor", supported_pythons())
+def test_notebooks_run_under(minor, tmp_path, record_property):
+    if minor == "{}.{}".format(*sys.version_info[:2]):
+        pytest.skip(f"Python {minor} runs this suite: nbval and the honesty harness cover it")
+    python = interpreter(minor)
+    if python is None:
+        pytest.skip(f"Python {minor} is not installed here (looked in {PYENV}/{minor}.* and on PATH)")
+    env = clean_env()
+    start = time.monotonic()
+    target = install(python, tmp_path / "venv", env)
+    installed = time.monotonic() - start
+    done = subprocess.run([str(target), str(ROOT / "tests" / "run_notebooks.py"), *NOTEBOOKS], check=False,
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=500)
+    timing = (f"Python {minor} ({python}): installed in {installed:.1f}s, {len(NOTEBOOKS)} notebooks "
+              f"run in {time.monotonic() - start - installed:.1f}s")
+    record_property("python_timing", timing)  # printed at the end of the run (tests/conftest.py)
+    print(f"{timing}\n{done.stdout}")
+    assert done.returncode == 0, f"notebooks failed under Python {minor}:\n{done.stdout}{done.stderr[-3000:]}"
