@@ -60,7 +60,7 @@ def _data(data: bytes, pieces: int, limit: int) -> str:
     return label
 
 
-def _short(text: str, limit: int = 60) -> str:
+def _short(text: str, limit: int = 72) -> str:
     text = text.strip().strip("()")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

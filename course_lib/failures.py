@@ -97,17 +97,25 @@ def _chain(exc: BaseException) -> list:
     return out
 
 
-def learner_frames(exc: BaseException) -> list:
-    """The frames of ``exc``'s traceback below the harness's last frame: the learner's own code.
+def _is_library(filename: str) -> bool:
+    """A file of Python's standard library or an installed package (not the learner's)."""
+    filename = os.path.abspath(filename)
+    return any(filename.startswith(os.path.join(p, "lib")) for p in {sys.prefix, sys.base_prefix})
 
-    Empty when the exception was raised by the harness itself, or raised
-    directly in the test cell (no harness frame above it).
+
+def learner_frames(exc: BaseException) -> list:
+    """The learner's own frames in ``exc``'s traceback, below the harness's first frame.
+
+    The test cell's frame (above the harness) is not the learner's code;
+    the harness's frames and the libraries' are left out.  Empty when the
+    exception did not pass through the learner's code.
     """
     frames = _frames(exc.__traceback__)
-    harness = [i for i, tb in enumerate(frames) if _is_harness(tb.tb_frame.f_code.co_filename)]
-    if not harness:
+    first = next((i for i, tb in enumerate(frames) if _is_harness(tb.tb_frame.f_code.co_filename)), None)
+    if first is None:
         return []
-    return frames[harness[-1] + 1:]
+    return [tb for tb in frames[first + 1:] if not _is_harness(tb.tb_frame.f_code.co_filename)
+            and not _is_library(tb.tb_frame.f_code.co_filename)]
 
 
 def _stub(exc: BaseException) -> str | None:
@@ -159,7 +167,7 @@ def render(exc: BaseException, shell=None) -> list | None:
         line.replace("◀ here", _RED + "◀ here" + _RESET) for line in message[1:]]
     for e in _chain(exc)[1:]:
         mine = learner_frames(e)
-        if mine and not _from_harness(e):
+        if mine and not isinstance(e, CheckFailure):
             lines.append(f"  your code raised {type(e).__name__}"
                          + (f": {_one_line(e)}" if str(e) else "") + ", here:")
             lines += ["    " + _where(tb, shell) for tb in mine[-4:]]
