@@ -9,7 +9,8 @@ stays: this module is a Jupyter server extension that answers it with the course
 exercise in the course's clean failure text.
 
 Instructor mode (``socket-course lab --instructor``): JupyterLab started in the nbgrader course root with
-every nbgrader extension on, so the formgrader manages, generates and grades the course's assignments.
+the formgrader on (Assignment List and Course List off: the course needs no exchange), so the formgrader
+manages, generates and grades the course's assignments.
 """
 from __future__ import annotations
 
@@ -20,16 +21,20 @@ import sys
 from pathlib import Path
 
 LEARNER_CONFIG = Path(__file__).parent / "jupyter_learner"
+#: Instructor mode: the course collects submissions with `socket-course grade`, not nbgrader's exchange,
+#: so Assignment List and Course List (which need one) are off there too.
+INSTRUCTOR_CONFIG = Path(__file__).parent / "jupyter_instructor"
 
 #: nbgrader's server extensions: what each mode turns on.
 NBGRADER = ("formgrader", "assignment_list", "course_list", "validate_assignment")
+INSTRUCTOR_ON = ("formgrader", "validate_assignment")
 
 
 def lab_argv(root: Path, port: int, instructor: bool = False) -> list:
     """The command line that starts JupyterLab on loopback for ``root``."""
     argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
             f"--ServerApp.root_dir={root}"]
-    on = set(NBGRADER) if instructor else set()
+    on = set(INSTRUCTOR_ON) if instructor else set()
     for ext in NBGRADER:
         argv += ["--ServerApp.jpserver_extensions", f"nbgrader.server_extensions.{ext}={ext in on}"]
     if not instructor:
@@ -40,11 +45,15 @@ def lab_argv(root: Path, port: int, instructor: bool = False) -> list:
 
 
 def lab_env(instructor: bool = False) -> dict:
-    """The environment for JupyterLab: in learner mode, the course's page config on the config path."""
+    """The environment for JupyterLab: the mode's page config first on the config path, and this
+    interpreter's scripts on PATH (nbgrader's gradebook runs `alembic` by name)."""
+    from .grading.course import ensure_tools_on_path
+
+    ensure_tools_on_path()
     env = dict(os.environ)
-    if not instructor:
-        paths = [str(LEARNER_CONFIG)] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
-        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
+    ours = INSTRUCTOR_CONFIG if instructor else LEARNER_CONFIG
+    paths = [str(ours)] + [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
     return env
 
 
@@ -58,7 +67,16 @@ with open({packaged!r}) as f:
     exec(compile(f.read(), {packaged!r}, "exec"))
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.source_directory = "source"
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 """
+
+
+def _exchange(root: Path) -> None:
+    """nbgrader's exchange folder in the course root (the formgrader warns when it is missing)."""
+    exchange = root / "exchange"
+    if not exchange.is_dir():
+        exchange.mkdir(parents=True)
+        exchange.chmod(0o777)  # nbgrader's exchange is shared by design: it insists on these bits
 
 
 def instructor_course(folder: Path | None = None) -> tuple:
@@ -74,8 +92,10 @@ def instructor_course(folder: Path | None = None) -> tuple:
     from .grading.course import REPO_ROOT, grading_dir, notebooks_dir
 
     if folder is None and grading_dir() == REPO_ROOT / "grading":
+        _exchange(grading_dir())
         return REPO_ROOT, grading_dir()
     root = Path(folder or "course").resolve()
+    _exchange(root)
     (root / "source").mkdir(parents=True, exist_ok=True)
     config = root / "nbgrader_config.py"
     if not config.exists():
@@ -91,9 +111,9 @@ def instructor_course(folder: Path | None = None) -> tuple:
 def validation(path: Path) -> dict:
     """The Validate button's answer for the notebook at ``path``, in the shape nbgrader's lab plugin shows.
 
-    ``{"success": True, "value": {}}`` says "Success!"; failing exercises come as ``failed`` entries
-    (a one-line ``source`` naming the exercise and its points, and the ``error`` text); edited test cells
-    as ``changed`` entries.
+    ``{"success": True, "value": {}}`` says "Success!"; otherwise one ``failed`` entry: the points as its
+    ``source``, and as its ``error`` PASS or FAIL per exercise with each failure's clean text; edited
+    test cells come as ``changed`` entries.
     """
     from .grading.check import check
     from .grading.course import CourseError
@@ -106,21 +126,12 @@ def validation(path: Path) -> dict:
         return {"success": True, "value": {"changed": [
             {"source": f"{gid}: this test cell was changed; grading restores the original, so undo your edit"}
             for gid in report.changed]}}
-    failed = []
-    for exercise, verdicts in report.exercises.items():
-        shown = [v for v in verdicts if not v.hidden]
-        bad = [v for v in shown if not v.passed]
-        if bad:
-            got, total = sum(v.score for v in shown), sum(v.max_score for v in shown)
-            failed.append({"source": f"FAIL {exercise or '(tests before the first exercise)'}: "
-                                     f"{got:g}/{total:g} points",
-                           "error": "\n".join(v.error for v in bad)})
-    if not failed:
+    if report.passed:
         return {"success": True, "value": {}}
-    passing = [ex for ex, vs in report.exercises.items() if all(v.passed for v in vs)]
-    if passing:
-        failed.append({"source": "PASS " + ", ".join(passing), "error": ""})
-    return {"success": True, "value": {"failed": failed}}
+    # One entry: nbgrader's plugin frames each entry as "The following cell failed:"; the course's own
+    # report says PASS or FAIL per exercise, and why, in a few lines.
+    lines = report.render().splitlines()[1:]
+    return {"success": True, "value": {"failed": [{"source": lines[-2], "error": "\n".join(lines[:-2])}]}}
 
 
 def _handlers():

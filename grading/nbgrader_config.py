@@ -12,6 +12,8 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "socket-course"
 c.CourseDirectory.source_directory = os.path.join("..", "notebooks")
+# nbgrader's exchange (release/collect in the formgrader) inside the course root, not /usr/local/share.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 
 # What a learner sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
