@@ -1,0 +1,37 @@
+"""nbgrader configuration for socket-course.
+
+This folder is a standard nbgrader course root: `cd grading` and use nbgrader's own commands
+(`nbgrader generate_assignment 01_creation`, `nbgrader autograde 01_creation`, the formgrader in
+JupyterLab). The source notebooks live in ../notebooks. The `socket-course` command loads this same file,
+so the command and nbgrader's own tools grade identically.
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "socket-course"
+c.CourseDirectory.source_directory = os.path.join("..", "notebooks")
+# nbgrader's exchange (release/collect in the formgrader) inside the course root, not /usr/local/share.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+
+# What a learner sees in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# A graded cell must never wait for long: course_lib's checks have deadlines of a few seconds; this is
+# the backstop for code that escapes them.
+c.Execute.timeout = 15
+c.Execute.interrupt_on_timeout = True
+# Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
+c.Execute.execute_retries = 1
+# ipykernel warns on every start that its TCP loopback channel is unencrypted; learners need not see it.
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+
+# Feedback never shows hidden tests' source (stock generate_feedback would).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course_lib.grading.feedback.RedactHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
