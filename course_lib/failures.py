@@ -30,7 +30,7 @@ import types
 from . import exchange
 from .transcript import Transcript
 
-__all__ = ["CheckFailure", "render", "install", "learner_frames"]
+__all__ = ["CheckFailure", "install", "learner_frames", "render"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _THREADING = os.path.abspath(threading.__file__)
@@ -219,7 +219,7 @@ def _draw_pending(*_args) -> None:
         transcript = _pending.pop(0)
         try:
             picture = exchange.svg(transcript, title="the exchange")
-        except Exception:  # pragma: no cover - a drawing bug must not hide the failure
+        except Exception:  # noqa: BLE001, S112  # pragma: no cover - a drawing bug must not hide the failure
             continue
         display({"image/svg+xml": picture, "text/plain": "(the exchange, drawn as a sequence diagram)"},
                 raw=True)

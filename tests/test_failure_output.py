@@ -96,8 +96,7 @@ def test_blank_release_failures_are_one_line(assignment, released):
             text = error_text(nb.cells[index])
             assert text is not None, f"{grade_id(nb.cells[index])} passes on the blank release"
             found += problems(grade_id(nb.cells[index]), text, NOT_WRITTEN_LINES)
-            name = re.search(r"def (\w+)", nb.cells[[i for i, c in enumerate(nb.cells)
-                                                     if is_solution(c) and grade_id(c) == exercise][0]].source)
+            name = re.search(r"(?:def|class) (\w+)", solution_cell(nb, exercise).source)
             if name and f"`{name[1]}` is not written yet" not in text:
                 found.append(f"{grade_id(nb.cells[index])}: does not say `{name[1]}` is not written yet:\n{text}")
     assert not found, "\n".join(found)
