@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_lib.grading.cells import exercises, grade_id, is_graded, is_solution, solution_cell
+from course_lib.grading.cells import exercises, grade_id, is_graded, solution_cell
 from course_lib.grading.course import assignments, make_api
 from course_lib.grading.release import generate
 
