@@ -25,8 +25,8 @@ import tempfile
 import time
 
 from . import exchange, peers
-from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
 from .failures import CheckFailure
+from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
 from .probes import ADDRINUSE_ERRNOS, dualstack_available, errno_name, skip_unless
 from .resources import hard_close, record_unclosed
 from .runners import (LearnerCall, LearnerTimeout, harness_listener, run_client,

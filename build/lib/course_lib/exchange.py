@@ -22,7 +22,7 @@ from html import escape
 
 from .transcript import Transcript, abbreviate
 
-__all__ = ["Step", "steps", "lanes", "text", "svg"]
+__all__ = ["Step", "lanes", "steps", "svg", "text"]
 
 #: Event kinds that end a step badly; the first one is where it went wrong.
 _BAD = ("reset", "timeout", "error")
@@ -174,13 +174,13 @@ def svg(transcript: Transcript, max_steps: int = 40, title: str = "") -> str:
     width = int(x[names[-1]] + max(160, widest * _CHAR / 2 + 40))
     height = _TOP + 20 + rows * _ROW + 24 + (20 if title else 0)
     top = _TOP + (20 if title else 0)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" '
-           f'font-size="12">',
-           '<defs><marker id="r" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
-           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#c62828"/></marker>'
-           '<marker id="k" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
-           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#37474f"/></marker></defs>',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" '
+            f'font-size="12">'),
+           ('<defs><marker id="r" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#c62828"/></marker>'
+            '<marker id="k" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#37474f"/></marker></defs>'),
            f'<rect width="{width}" height="{height}" fill="#ffffff"/>']
     if title:
         out.append(f'<text x="10" y="18" font-weight="bold" fill="#37474f">{escape(title)}</text>')

@@ -30,7 +30,7 @@ import types
 from . import exchange
 from .transcript import Transcript
 
-__all__ = ["CheckFailure", "render", "install", "learner_frames"]
+__all__ = ["CheckFailure", "install", "learner_frames", "render"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _THREADING = os.path.abspath(threading.__file__)
@@ -63,6 +63,7 @@ class CheckFailure(AssertionError):
         super().__init__("\n".join(parts))
 
     def _render_traceback_(self) -> list:  # IPython's hook for an exception's own traceback
+        install()  # course_lib may have been imported before the kernel's shell existed
         lines = render(self)
         if _stub(self) is None:
             _draw_later(self)
@@ -218,7 +219,7 @@ def _draw_pending(*_args) -> None:
         transcript = _pending.pop(0)
         try:
             picture = exchange.svg(transcript, title="the exchange")
-        except Exception:  # pragma: no cover - a drawing bug must not hide the failure
+        except Exception:  # noqa: BLE001, S112  # pragma: no cover - a drawing bug must not hide the failure
             continue
         display({"image/svg+xml": picture, "text/plain": "(the exchange, drawn as a sequence diagram)"},
                 raw=True)
@@ -258,3 +259,12 @@ def install(shell=None) -> bool:
     shell.events.register("post_run_cell", _draw_pending)
     shell._course_lib_failures = True
     return True
+
+
+def load_ipython_extension(shell) -> None:
+    """``--IPKernelApp.extensions=course_lib.failures`` (grading/nbgrader_config.py): install at kernel start.
+
+    Needed where course_lib is imported before IPython's shell exists (the grading sandbox's kernel
+    launcher), so that the import in the notebook's setup cell finds it already imported.
+    """
+    install(shell)

@@ -26,12 +26,15 @@ c.Execute.interrupt_on_timeout = True
 # Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
 c.Execute.execute_retries = 1
 # ipykernel warns on every start that its TCP loopback channel is unencrypted; learners need not see it.
-c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR",
+                             # failures shown as learners see them in the lab (course_lib.failures)
+                             "--IPKernelApp.extensions=course_lib.failures"]
 
 # Feedback never shows hidden tests' source (stock generate_feedback would).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "course_lib.grading.feedback.RedactHiddenTests",
+    "course_lib.grading.diagrams.MermaidToSVG",  # Mermaid as pre-rendered SVG: shows offline, no script
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
