@@ -128,28 +128,50 @@ def _window(n: int, keep: int, marked: int | None) -> list:
     return sorted(chosen)
 
 
+def _run(a: str, b: str, count: int) -> str:
+    """One lane, or the run of lanes a step happened on in a row."""
+    return a if count == 1 or a == b else f"{a}{', ' if count == 2 else ' … '}{b}"
+
+
 def text(transcript: Transcript, max_steps: int = 14, indent: str = "    ") -> str:
-    """One line per step, e.g. ``client ──▶ server  b'hello' (5 bytes)``; ``◀ here`` marks the bad step."""
+    """One line per step, e.g. ``client ──▶ server  b'hello' (5 bytes)``; ``◀ here`` marks the bad step.
+
+    The same mark on several lanes in a row (ten clients closing) is one line; with more than
+    ``max_steps`` lines the middle ones are elided, never the marked one.
+    """
     all_steps = steps(transcript)
     if not all_steps:
         return indent + "(nothing was sent or received)"
-    width = max(len(name) for name in lanes(transcript))
-    marked = next((i for i, s in enumerate(all_steps) if s.bad), None)
-    lines, last = [], -1
-    for i in _window(len(all_steps), max_steps, marked):
-        if i != last + 1:
-            lines.append(f"{indent}… {i - last - 1} more step(s) …")
-        last = i
-        s = all_steps[i]
-        if s.dst is None:
-            line = f"{s.src:>{width}} {s.label}"
+    order = {name: i for i, name in enumerate(lanes(transcript))}
+    width = max(len(name) for name in order)
+    entries: list = []  # [first step, last step, count]
+    for s in all_steps:
+        last = entries[-1] if entries else None
+        if (last is not None and not s.bad and not last[1].bad and s.kind == last[1].kind
+                and s.label == last[1].label and (s.src, s.dst) != (last[1].src, last[1].dst)
+                and (s.dst is None or s.src == last[1].src or s.dst == last[1].dst)):
+            last[1], last[2] = s, last[2] + 1
         else:
-            left, right = sorted((s.src, s.dst), key=lambda name: not name.startswith("client"))
-            arrow = "──▶" if s.src == left else "◀──"
-            line = f"{left:>{width}} {arrow} {right:<{width}}  {s.label}"
-        lines.append(indent + line + ("   ◀ here" if s.bad else ""))
-    if last != len(all_steps) - 1:
-        lines.append(f"{indent}… {len(all_steps) - last - 1} more step(s) …")
+            entries.append([s, s, 1])
+    marked = next((i for i, e in enumerate(entries) if e[0].bad), None)
+    lines, last_i = [], -1
+    for i in _window(len(entries), max_steps, marked):
+        if i != last_i + 1:
+            lines.append(f"{indent}… {i - last_i - 1} more step(s) …")
+        last_i = i
+        first, final, count = entries[i]
+        if first.dst is None:
+            line = f"{_run(first.src, final.src, count):>{width}} {first.label}"
+        else:
+            forward = order[first.src] < order[first.dst]
+            left, right = (first.src, first.dst) if forward else (first.dst, first.src)
+            last_left, last_right = (final.src, final.dst) if forward else (final.dst, final.src)
+            arrow = "──▶" if forward else "◀──"
+            line = (f"{_run(left, last_left, count):>{width}} {arrow} {_run(right, last_right, count):<{width}}  "
+                    f"{first.label}")
+        lines.append(indent + line + ("   ◀ here" if first.bad else ""))
+    if last_i != len(entries) - 1:
+        lines.append(f"{indent}… {len(entries) - last_i - 1} more step(s) …")
     return "\n".join(lines)
 
 

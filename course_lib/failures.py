@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import threading
 import time
 import types
@@ -98,10 +99,14 @@ def _chain(exc: BaseException) -> list:
     return out
 
 
+_LIBRARIES = tuple({os.path.normcase(os.path.abspath(p)) + os.sep
+                    for name in ("stdlib", "platstdlib", "purelib", "platlib")
+                    for p in [sysconfig.get_paths().get(name)] if p})
+
+
 def _is_library(filename: str) -> bool:
     """A file of Python's standard library or an installed package (not the learner's)."""
-    filename = os.path.abspath(filename)
-    return any(filename.startswith(os.path.join(p, "lib")) for p in {sys.prefix, sys.base_prefix})
+    return os.path.normcase(os.path.abspath(filename)).startswith(_LIBRARIES)
 
 
 def learner_frames(exc: BaseException) -> list:
