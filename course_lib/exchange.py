@@ -189,7 +189,9 @@ def svg(transcript: Transcript, max_steps: int = 40, title: str = "") -> str:
     marked = next((i for i, s in enumerate(all_steps) if s.bad), None)
     shown = _window(len(all_steps), max_steps, marked)
     widest = max([len(s.label) for s in all_steps] + [len(n) for n in names] + [12])
-    gap = min(max(140, widest * _CHAR + 40), 360)
+    # Two or three lanes: room for every label between neighbours; many clients: narrow lanes (a label
+    # sits in the middle of its arrow, which spans several lanes).
+    gap = min(max(140, widest * _CHAR + 40), 360) if len(names) <= 3 else 110
     x = {name: 80 + i * gap for i, name in enumerate(names)}
     learner = {counterpart(s) for s in dict.fromkeys(e.side for e in transcript.events)}
     rows = len(shown) + sum(1 for a, b in zip(shown, shown[1:]) if b != a + 1) + (1 if not all_steps else 0)
