@@ -53,9 +53,20 @@ def test_wheel_works_without_a_clone(tmp_path):
     import subprocess
     import venv
 
+    import shutil
+
+    # Build from a copy of what the wheel is made of: no build/ left in the checkout, no stale files in it.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    for name in ("course_lib", "notebooks", "grading"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns(
+            "__pycache__", ".ipynb_checkpoints", "gradebook.db", "exchange", "release", "submitted", "autograded",
+            "feedback"))
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(wheels), str(ROOT)], check=True, capture_output=True, timeout=300)
+                    str(wheels), str(tree)], check=True, capture_output=True, timeout=300)
     wheel = next(wheels.glob("socket_course-*.whl"))
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
