@@ -232,15 +232,18 @@ def _draw_pending(*_args) -> None:
 
 def _handler(shell, etype, value, tb, tb_offset=None):
     """IPython custom exception handler: the clean block, or the usual traceback without course_lib."""
-    lines = render(value, shell)
-    if lines is None:
-        for e in _chain(value)[1:]:
-            if e.__traceback__ is not None:
-                e.__traceback__ = without_harness(e.__traceback__)
-        lines = shell.InteractiveTB.structured_traceback(etype, value, without_harness(tb),
-                                                         tb_offset=tb_offset)
-    elif _stub(value) is None:
-        _draw_later(value)
+    try:
+        lines = render(value, shell)
+        if lines is None:
+            for e in _chain(value)[1:]:
+                if e.__traceback__ is not None:
+                    e.__traceback__ = without_harness(e.__traceback__)
+            lines = shell.InteractiveTB.structured_traceback(etype, value, without_harness(tb),
+                                                             tb_offset=tb_offset)
+        elif _stub(value) is None:
+            _draw_later(value)
+    except Exception:  # noqa: BLE001 - whatever happens here, the cell must still show an error (and score 0)
+        lines = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     shell._showtraceback(etype, value, lines)
     return lines
 
