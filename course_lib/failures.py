@@ -169,6 +169,9 @@ def render(exc: BaseException, shell=None) -> list | None:
     if not (isinstance(exc, AssertionError) and _from_harness(exc)):
         return None
     message = str(exc).splitlines() or [type(exc).__name__]
+    name = exercise_name(exc)
+    if name and not message[0].startswith(name):
+        message[0] = f"{name}: {message[0]}"
     lines = [_RED + message[0] + _RESET] + [
         line.replace("◀ here", _RED + "◀ here" + _RESET) for line in message[1:]]
     for e in _chain(exc)[1:]:
@@ -179,6 +182,23 @@ def render(exc: BaseException, shell=None) -> list | None:
             lines += ["    " + _where(tb, shell) for tb in mine[-4:]]
             break
     return lines
+
+
+def exercise_name(exc: BaseException) -> str | None:
+    """The name of the learner's function the failed check was called with, e.g. ``serve_once``.
+
+    The first course_lib frame of the traceback is the check the test cell called; its first argument
+    is the learner's function (``checks.check_echo_server(serve_once, ...)``).
+    """
+    for tb in _frames(exc.__traceback__):
+        code = tb.tb_frame.f_code
+        if _is_harness(code.co_filename):
+            if not code.co_argcount:
+                return None
+            fn = tb.tb_frame.f_locals.get(code.co_varnames[0])
+            name = getattr(fn, "__name__", None)
+            return name if callable(fn) and isinstance(name, str) and name.isidentifier() else None
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -95,6 +95,7 @@ def test_learner_frames_stay_and_harness_frames_go():
     with pytest.raises(AssertionError) as info:
         checks.check_echo_server(sends_str, edge_cases=False)
     text = "\n".join(ANSI.sub("", line) for line in failures.render(info.value))
+    assert text.startswith("sends_str: ") or text.startswith("sends_str(")  # the exercise, named first
     assert "raised TypeError" in text and "your code raised TypeError" in text
     assert 'in sends_str:  conn.sendall("hello")' in text
     assert "course_lib" not in text and "Traceback" not in text
