@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test venv release bench clean
+.PHONY: lab test venv release bench clean diagrams
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ test: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/socket-course release --out release
+
+# After changing a Mermaid diagram in a notebook: render it to SVG for the feedback (needs npm and chromium).
+MMDC := .mermaid-cli/node_modules/.bin/mmdc
+diagrams: $(STAMP)
+	@test -x $(MMDC) || PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix .mermaid-cli --no-audit --no-fund @mermaid-js/mermaid-cli@11
+	$(BIN)/python -m course_lib.grading.diagrams --mmdc $(MMDC)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/harness.py

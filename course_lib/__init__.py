@@ -26,6 +26,12 @@ Public API (shared harness)
     ``reset``/``timeout``/``error``/``note``, ``sent_by(side)``,
     ``received_by(side)``, ``has(side, kind)``, ``format(limit=...)``),
     ``abbreviate(data, limit)``.
+``course_lib.exchange``
+    ``steps(transcript)``, ``text(transcript)``, ``svg(transcript)``: the
+    exchange drawn as a sequence diagram (text for terminals, SVG for notebooks).
+``course_lib.failures``
+    ``CheckFailure`` (what checks raise), ``render(exc)``, ``install()``: in a
+    notebook kernel, failures show as the clean block, never the harness's stack.
 ``course_lib.peers``
     Context managers yielding a peer with ``.address``, ``.port``,
     ``.family``, ``.transcript``, ``.received``, ``.sent``, ``.errors``:
@@ -58,6 +64,9 @@ Section-specific checks live in ``course_lib.exercises``; the grading
 pipeline in ``course_lib.grading`` and the command line in ``course_lib.cli``.
 """
 
-from . import checks, peers, probes, resources, runners, timing, transcript
+from . import checks, exchange, failures, peers, probes, resources, runners, timing, transcript
 
-__all__ = ["checks", "peers", "probes", "resources", "runners", "timing", "transcript"]
+__all__ = ["checks", "exchange", "failures", "peers", "probes", "resources", "runners", "timing",
+           "transcript"]
+
+failures.install()  # in a notebook kernel: failures read at a glance (no-op elsewhere)

@@ -24,7 +24,8 @@ import struct
 import tempfile
 import time
 
-from . import peers
+from . import exchange, peers
+from .failures import CheckFailure
 from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
 from .probes import ADDRINUSE_ERRNOS, REFUSAL_DELAY, dualstack_available, errno_name, skip_unless
 from .resources import hard_close, record_unclosed
@@ -78,20 +79,8 @@ def _patience(deadline: float | None) -> float:
 
 def _fail(happened: str, *, expected=None, got=None, hint: str | None = None,
           transcript: Transcript | None = None) -> AssertionError:
-    """Build the AssertionError every check raises: what, expected, got, hint, wire."""
-    parts = [happened]
-    if expected is not None:
-        parts.append(f"  expected: {expected}")
-    if got is not None:
-        parts.append(f"  got:      {got}")
-    if hint:
-        parts.append(f"Hint: {hint}")
-    if transcript is not None:
-        parts.append("What crossed the wire:")
-        parts.append(transcript.format())
-    err = AssertionError("\n".join(parts))
-    err.at = time.monotonic()  # see runners.HarnessSocket.finished_before
-    return err
+    """Build the AssertionError every check raises: what, expected, got, hint, the exchange."""
+    return CheckFailure(happened, expected=expected, got=got, hint=hint, transcript=transcript)
 
 
 _SENDALL_HINT = ("send() may send only part of the data (it returns how many bytes it sent, and "
@@ -1222,7 +1211,7 @@ def _learner_io(fn, args, what, transcript, deadline, ep=None, work=None):
                 ep._stop = None
         if not call.wait(seconds if ep is None else ep._limit()):
             raise LearnerTimeout(f"{what} did not return within {seconds:.1f} s.\n"
-                                 f"What crossed the wire:\n{transcript.format()}")
+                                 f"  the exchange:\n{exchange.text(transcript)}")
         try:
             return call.result(), outcome
         except (NotImplementedError, AssertionError):

@@ -18,6 +18,7 @@ socket-course: a Jupyter course on Python's socket module, auto-graded with nbgr
                 socket-course check NOTEBOOK      run your notebook and see which exercises pass
   instructors:  socket-course release --out DIR   student versions of every section
                 socket-course grade SUBS --out OUT  autograde a class (SUBS/<student>/<assignment>/*.ipynb)
+                socket-course lab --instructor    the nbgrader formgrader on the course
 """
 
 
@@ -99,18 +100,19 @@ def print_progress(result, index: int, total: int) -> None:
 
 
 def cmd_lab(args) -> int:
-    from .grading.release import release
+    from .lab import instructor_course, lab_argv, lab_env
 
-    workdir = Path(args.dir).resolve()
-    written = release(workdir, overwrite=False)
-    print(f"Course notebooks in {workdir} ({len(written)} new; your existing work is never replaced)")
-    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={args.port}",
-            f"--ServerApp.root_dir={workdir}"]
-    # Learners need no formgrader: without this, nbgrader's server extensions log errors about a course root.
-    for ext in ("formgrader", "assignment_list", "course_list"):
-        argv += ["--ServerApp.jpserver_extensions", f"nbgrader.server_extensions.{ext}=False"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")
+    if args.instructor:
+        server_root, course_root = instructor_course(Path(args.dir) if args.dir else None)
+        print(f"Instructor mode: the nbgrader course root is {course_root}; open the formgrader from the "
+              "Nbgrader menu (Formgrader)")
+    else:
+        from .grading.release import release
+
+        server_root = course_root = Path(args.dir or "student").resolve()
+        written = release(server_root, overwrite=False)
+        print(f"Course notebooks in {server_root} ({len(written)} new; your existing work is never replaced)")
+    argv = lab_argv(server_root, args.port, instructor=args.instructor)
     print("Starting JupyterLab on loopback; open the URL with its token printed below. Ctrl-C stops it.",
           flush=True)
     if args.dry_run:
@@ -118,7 +120,8 @@ def cmd_lab(args) -> int:
         return 0
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, argv)
+    os.chdir(course_root)  # nbgrader's server extensions read nbgrader_config.py from here
+    os.execve(sys.executable, argv, lab_env(args.instructor))
     return 0  # not reached
 
 
@@ -164,8 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", help="open the course in JupyterLab (loopback only)",
                        description="Write the student notebooks into DIR (keeping any you already have) and "
                                    "start JupyterLab on 127.0.0.1, printing the URL with its token.")
-    p.add_argument("--dir", default="student", help="where your notebooks live (default: ./student)")
+    p.add_argument("--dir", default=None, help="where your notebooks live (default: ./student); with "
+                                               "--instructor, the course folder (default: grading/ of a clone, "
+                                               "else ./course)")
     p.add_argument("--port", type=int, default=8888, help="port for JupyterLab (default 8888; 0 picks a free one)")
+    p.add_argument("--instructor", action="store_true",
+                   help="open the nbgrader course with the formgrader (manage, release and grade assignments)")
     p.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_lab)
 

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import NamedTuple
 
+from . import exchange
 from .peers import loopback_address
 from .resources import hard_close, temp_unix_path
 from .timing import DEFAULT_DEADLINE, Deadline, scaled
@@ -370,9 +371,15 @@ def _timeout_message(what: str, seconds: float, expected: str | None,
     if not stopped:
         lines.append("(It could not be interrupted and was left running in the background.)")
     if transcript is not None:
-        lines.append("What crossed the wire:")
-        lines.append(transcript.format())
+        lines.append("  the exchange:")
+        lines.append(exchange.text(transcript))
     return "\n".join(lines)
+
+
+def _timeout(message: str, transcript: Transcript | None) -> LearnerTimeout:
+    err = LearnerTimeout(message)
+    err.transcript = transcript  # drawn by course_lib.failures
+    return err
 
 
 def run_with_deadline(fn, *args, deadline: float | None = None, what: str = "your function",
@@ -395,7 +402,7 @@ def run_with_deadline(fn, *args, deadline: float | None = None, what: str = "you
     if on_timeout is not None:
         on_timeout()
     stopped = call.abandon(_sockets_in(args) + _sockets_in(kwargs.values()) + list(cleanup))
-    raise LearnerTimeout(_timeout_message(what, seconds, expected, transcript, stopped, hint))
+    raise _timeout(_timeout_message(what, seconds, expected, transcript, stopped, hint), transcript)
 
 
 def run_client(client_fn, *args, peer, deadline: float | None = None,
@@ -490,8 +497,8 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
             raise
         if not call.wait(dl.remaining()):
             stopped = call.abandon([listener] + listener.accepted)
-            raise LearnerTimeout(_timeout_message(what, seconds, expected, transcript,
-                                                  stopped, hint))
+            raise _timeout(_timeout_message(what, seconds, expected, transcript,
+                                            stopped, hint), transcript)
         result = call.result()
         return ServerRun(result, client_result, len(listener.accepted), len(unclosed), transcript,
                          len(call.orphans))

@@ -12,6 +12,8 @@ c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this f
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "socket-course"
 c.CourseDirectory.source_directory = os.path.join("..", "notebooks")
+# nbgrader's exchange (release/collect in the formgrader) inside the course root, not /usr/local/share.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
 
 # What a learner sees in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -24,7 +26,9 @@ c.Execute.interrupt_on_timeout = True
 # Parallel kernels pick their ZMQ ports at random and can, rarely, collide at start-up: try once more.
 c.Execute.execute_retries = 1
 # ipykernel warns on every start that its TCP loopback channel is unencrypted; learners need not see it.
-c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR",
+                             # failures shown as learners see them in the lab (course_lib.failures)
+                             "--IPKernelApp.extensions=course_lib.failures"]
 
 # Feedback never shows hidden tests' source (stock generate_feedback would), never quotes them from an
 # output, keeps no script or event handler from the learner's outputs or Markdown, and cuts floods.
@@ -34,7 +38,12 @@ c.GenerateFeedback.preprocessors = [
     "course_lib.grading.feedback.ScrubHiddenEcho",
     "course_lib.grading.feedback.CapOutputs",
     "nbconvert.preprocessors.sanitize.SanitizeHTML",
+    "course_lib.grading.diagrams.MermaidToSVG",  # Mermaid as pre-rendered SVG: shows offline, no script
+    "course_lib.grading.feedback.SvgAsImage",  # pictures shown through <img>, where no script can run
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off until enabled
+# SVG passes SanitizeHTML untouched only to be shown through <img> by SvgAsImage, right after it
+c.SanitizeHTML.safe_output_keys = ["metadata", "text/plain", "text/latex", "application/json", "image/png",
+                                   "image/jpeg", "image/svg+xml"]
 

@@ -81,3 +81,60 @@ def test_readme_test_command_is_what_ci_runs():
 def test_console_script_points_at_main():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["socket-course"] == "course_lib.cli:main"
+
+
+def test_wheel_works_without_a_clone(tmp_path):
+    """`pip install` of the built wheel: the notebooks and the grading configuration ship inside it."""
+    import os
+    import subprocess
+    import venv
+
+    import shutil
+
+    # Build from a copy of what the wheel is made of: no build/ left in the checkout, no stale files in it.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    for name in ("course_lib", "notebooks", "grading"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns(
+            "__pycache__", ".ipynb_checkpoints", "gradebook.db", "exchange", "release", "submitted", "autograded",
+            "feedback"))
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(wheels), str(tree)], check=True, capture_output=True, timeout=300)
+    wheel = next(wheels.glob("socket_course-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    # The dependencies come from this environment (a plain path: its editable install of course_lib is not
+    # activated there); course_lib itself only from the wheel.
+    deps = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    Path(site, "deps.pth").write_text(deps + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                    "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("SOCKET_COURSE_NOTEBOOKS", "PYTHONPATH")}
+    # the dependencies' scripts (nbgrader runs `alembic` by name) live beside this interpreter
+    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
+    where = subprocess.run([str(python), "-c", "import course_lib; print(course_lib.__file__)"], cwd=elsewhere,
+                           env=env, check=True, capture_output=True, text=True).stdout
+    assert str(env_dir) in where, where
+    listed = subprocess.run([str(python), "-m", "course_lib.cli", "list"], cwd=elsewhere, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0 and "03_server: server" in listed.stdout, listed.stderr
+    released = subprocess.run([str(python), "-m", "course_lib.cli", "release", "--out", "rel",
+                               "--assignment", "03_server"], cwd=elsewhere, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+    assert released.returncode == 0, released.stderr
+    assert (elsewhere / "rel" / "03_server" / "server.ipynb").is_file()
+    lab = subprocess.run([str(python), "-m", "course_lib.cli", "lab", "--dry-run", "--dir", "rel"],
+                         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert lab.returncode == 0 and "course_lib.lab=True" in lab.stdout, lab.stderr
+    from course_lib import lab as lab_module  # the page config that learner mode relies on is in the wheel
+    page_config = Path(site, "course_lib", lab_module.LEARNER_CONFIG.name, "labconfig", "page_config.json")
+    assert page_config.is_file()

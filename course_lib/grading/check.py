@@ -70,8 +70,13 @@ def _only_comments(source: str) -> bool:
 
 
 def _error_text(cell) -> str:
+    """The failure as the notebook shows it: course_lib's clean block (the exchange in text form), or
+    for any other error its last line."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
+            shown = ANSI.sub("", "\n".join(out.get("traceback") or [])).strip("\n")
+            if shown and "Traceback (most recent call last)" not in shown:
+                return shown
             if out.get("ename") == "NotImplementedError":
                 return "not written yet: the function still raises NotImplementedError"
             evalue = ANSI.sub("", out.get("evalue", "")).strip()

@@ -23,19 +23,29 @@ class CourseError(Exception):
     """A problem the user can fix, reported as one line and a non-zero exit."""
 
 
+def _packaged(name: str) -> Path:
+    """A folder shipped inside the installed package (a wheel has no clone around it)."""
+    return Path(__file__).resolve().parents[1] / name
+
+
 def notebooks_dir() -> Path:
-    """The folder of source notebooks: $SOCKET_COURSE_NOTEBOOKS, or notebooks/ beside course_lib."""
-    path = Path(os.environ.get("SOCKET_COURSE_NOTEBOOKS", REPO_ROOT / "notebooks")).resolve()
+    """The folder of source notebooks: $SOCKET_COURSE_NOTEBOOKS, notebooks/ of a clone, or the packaged copy."""
+    if "SOCKET_COURSE_NOTEBOOKS" in os.environ:
+        path = Path(os.environ["SOCKET_COURSE_NOTEBOOKS"]).resolve()
+    elif (REPO_ROOT / "notebooks").is_dir():
+        path = REPO_ROOT / "notebooks"
+    else:
+        path = _packaged("course_notebooks")
     if not path.is_dir():
-        raise CourseError(
-            f"source notebooks not found at {path}: run from a clone of socket-course "
-            "(pip install -e .) or set SOCKET_COURSE_NOTEBOOKS"
-        )
+        raise CourseError(f"source notebooks not found at {path}: reinstall socket-course or set "
+                          "SOCKET_COURSE_NOTEBOOKS")
     return path
 
 
 def grading_dir() -> Path:
-    return REPO_ROOT / "grading"
+    """The nbgrader course configuration: grading/ of a clone, or the packaged copy."""
+    clone = REPO_ROOT / "grading"
+    return clone if (clone / "nbgrader_config.py").is_file() else _packaged("course_grading")
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,28 @@ class CapOutputs(NbGraderPreprocessor):
                 kept.append(out)
             cell.outputs = kept
         return nb, resources
+
+
+class SvgAsImage(NbGraderPreprocessor):
+    """Show every SVG output through an `<img>` tag, where a browser runs no script it holds.
+
+    nbconvert would inline SVG markup into the page, and SVG can carry script and event handlers; its
+    SanitizeHTML therefore drops SVG outputs, the drawn exchanges among them. Configured to let them
+    through (grading/nbgrader_config.py), they arrive here and become a base64 data URL in an image tag.
+    """
+
+    def preprocess(self, nb, resources):
+        import base64
+
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                svg = data.pop("image/svg+xml", None)
+                if svg is None:
+                    continue
+                text = svg if isinstance(svg, str) else "".join(svg)
+                encoded = base64.b64encode(text.encode()).decode()
+                data["text/html"] = f'<img alt="diagram" src="data:image/svg+xml;base64,{encoded}">'
+        return nb, resources
