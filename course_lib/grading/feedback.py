@@ -9,7 +9,8 @@ script and event handlers from outputs and Markdown) make it fit to send:
   a one-line note, and a hidden cell keeps nothing but its verdict and one error line;
 - `ScrubHiddenEcho`: an output of any cell that quotes a line of the hidden tests (a learner's code can
   print IPython's history, or its own caller's source) is replaced with a note;
-- `CapOutputs`: a flood of output is cut, per output and per notebook, with a note saying how much.
+- `CapOutputs`: a flood of output is cut, per output and per notebook, with a note saying how much;
+- `SvgAsImage` (after SanitizeHTML): SVG outputs, such as the drawn exchanges, are shown through `<img>`.
 """
 from __future__ import annotations
 
@@ -106,8 +107,10 @@ def _cut(text: str, limit: int) -> str:
 class CapOutputs(NbGraderPreprocessor):
     """Cut each output to `per_output` characters and a notebook's outputs to `total` in all."""
 
-    per_output = Int(20_000, help="characters kept of one output").tag(config=True)
-    total = Int(400_000, help="characters kept of all outputs of a notebook").tag(config=True)
+    per_output = Int(20_000, help="characters kept of one text output").tag(config=True)
+    per_image = Int(200_000, help="characters of one picture (a drawn exchange), kept whole or not at all"
+                    ).tag(config=True)
+    total = Int(1_000_000, help="characters kept of all outputs of a notebook").tag(config=True)
 
     def preprocess(self, nb, resources):
         budget = self.total
@@ -133,7 +136,7 @@ class CapOutputs(NbGraderPreprocessor):
                     for mime in list(data):
                         value = data[mime] if isinstance(data[mime], str) else "\n".join(data[mime]) \
                             if isinstance(data[mime], list) else str(data[mime])
-                        if len(value) > limit:
+                        if len(value) > (min(self.per_image, budget) if mime.startswith("image/") else limit):
                             data.pop(mime)
                         else:
                             budget -= len(value)

@@ -158,6 +158,28 @@ def _cgroup_dirs(name: str) -> list[tuple[Path, dict[str, int]]]:
     return []
 
 
+_JAIL: Jail | None = None
+
+
+def _kernel_manager_base():
+    from jupyter_client import AsyncKernelManager
+
+    return AsyncKernelManager
+
+
+class JailedKernelManager(_kernel_manager_base()):  # type: ignore[misc]
+    """jupyter_client's kernel manager, handing the jail's IPC folder back to the kernel's user first.
+
+    A notebook's kernel makes its sockets in the IPC folder, which is then sealed (Jail.seal); the next
+    notebook of the same assignment starts a kernel of its own, which must be able to make its sockets.
+    """
+
+    async def _async_pre_start_kernel(self, **kw):
+        if _JAIL is not None:
+            _JAIL.unseal()
+        return await super()._async_pre_start_kernel(**kw)
+
+
 @dataclass
 class Jail:
     """One job's sandbox: its kernelspec, IPC folder, private user and cgroups; `close()` removes them all."""
@@ -227,6 +249,9 @@ class Jail:
         config.KernelManager.ip = str(self.ipc_dir / "k")
         config.KernelManager.connection_file = str(self.ipc_dir / "kernel.json")
         config.Execute.on_notebook_start = self.seal
+        config.Execute.kernel_manager_class = "course_lib.grading.sandbox.JailedKernelManager"
+        global _JAIL
+        _JAIL = self  # a worker grades one job: its kernel managers unseal this jail before each start
         return config
 
     def seal(self, **_) -> None:
@@ -234,6 +259,11 @@ class Jail:
         if self.uid is not None:
             os.chown(self.ipc_dir, 0, 0)
             os.chmod(self.ipc_dir, 0o755)
+
+    def unseal(self, **_) -> None:
+        if self.uid is not None:
+            os.chown(self.ipc_dir, self.uid, self.uid)
+            os.chmod(self.ipc_dir, 0o700)
 
     def close(self) -> None:
         """End every process left in the job's cgroups, remove them and the job's folders."""
