@@ -42,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 EQUIVALENT = REPO / "tests" / "mutants_equivalent.json"
+CORRECT = REPO / "tests" / "correct_answers"
 GOAL_SECTION, GOAL_ALL = 0.95, 0.90
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -404,6 +405,10 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None) -> dict
         else:
             deadline = max(timeout, 3 * ref_seconds + 2)
             entry["results"] = run_mutants(ns, exercise, mutants(gid, source), jobs, deadline, path)
+            # the correct answers in other styles must pass (no false negatives), fast
+            answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "correct", p.read_text(), p.name)
+                       for p in sorted((CORRECT / path.parent.name).glob(f"{gid}__*.py"))]
+            entry["correct"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
         report["exercises"].append(entry)
     sys.stdout, sys.stderr = saved_out, saved_err
     return report
@@ -501,6 +506,11 @@ def report(reports: list[dict], equivalent: dict[str, str], show_survivors: bool
             print(f"  {ex['grade_id']:28} {t.killed:4}/{t.total:<4} killed  {100 * t.rate_all:5.1f} %"
                   f"  non-equivalent {100 * t.rate_non_equivalent:5.1f} %  ({len(t.survivors)} survive,"
                   f" {t.equivalent} equivalent, reference {ex['reference_seconds']:.2f} s)", file=out)
+            for answer in ex.get("correct", []):
+                if answer["killed"]:
+                    ok = False
+                    print(f"      FALSE NEGATIVE: the correct answer {answer['diff']} fails: {answer['why']}",
+                          file=out)
             if show_survivors:
                 for key, diff in t.survivors:
                     print(f"      survivor {key}  {diff}", file=out)

@@ -1,4 +1,4 @@
-# style: makefile("rb") and read(n), which loops for us; int.from_bytes for the header
+# mistake: a new buffered makefile per call reads past the message; the next call loses those bytes
 def recv_msg(sock):
     """Receive one length-prefixed message; None on a clean EOF before it, EOFError if cut short."""
     with sock.makefile("rb") as f:
