@@ -163,7 +163,8 @@ def sites(tree: ast.Module, lines: range):
                 isinstance(node.value, ast.Constant) and node.value.value is None):
             yield "return_none", (lambda n=node: setattr(n, "value", None))
         elif isinstance(node, ast.Call):
-            if len(node.args) >= 2 and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            commutative = isinstance(node.func, ast.Name) and node.func.id in ("min", "max")
+            if len(node.args) >= 2 and not commutative and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
                 yield "swap_args", (lambda n=node: n.args.__setitem__(slice(0, 2), n.args[1::-1][:2]))
             for k, kw in enumerate(node.keywords):
                 if kw.arg is not None:

@@ -16,6 +16,8 @@ default :data:`course_lib.timing.DEFAULT_DEADLINE`).  Checks return None
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import select
@@ -24,7 +26,7 @@ import struct
 import tempfile
 import time
 
-from . import peers
+from . import faults, peers, probes
 from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
 from .probes import ADDRINUSE_ERRNOS, dualstack_available, errno_name, skip_unless
 from .resources import hard_close, record_unclosed
@@ -282,6 +284,15 @@ def check_start_server(start_server, *, edge_cases: bool = True, deadline: float
     finally:
         for s in socks:
             hard_close(s)
+    if edge_cases:
+        _check_error_paths(start_server, what=what)
+
+
+def _check_error_paths(fn, *args, what: str) -> None:
+    """bind() and listen() failing, with two kinds of error: the error propagates, nothing leaks."""
+    for method, code in (("bind", errno.EADDRINUSE), ("listen", errno.EACCES)):
+        faults.check_cleans_up(fn, *args, method=method, error=OSError(code, os.strerror(code)),
+                               what=f"{what} (when {method}() fails with {errno_name(code)})")
 
 
 def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
@@ -377,7 +388,7 @@ _UPLOAD = _BIG[:256 * 1024]
 
 def _check_large_upload(server_fn, n_arg, what: str, deadline) -> None:
     """One client uploads 256 KiB while reading the echo, half-closes, reads until EOF."""
-    listener = harness_listener()
+    listener = harness_listener(short_sends=True)
 
     def script(address, transcript, dl):
         side = "client"
@@ -545,7 +556,7 @@ def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = Tru
                 raise _fail(f"{side} got a wrong echo.", expected=_show(msg), got=_show(got),
                             transcript=transcript)
 
-    listener = harness_listener()
+    listener = harness_listener(short_sends=edge_cases)  # send() sends part: sendall() needed
     run = _serve(serve_clients, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients in turn and then return")
     _check_closed_all(run, what, run.transcript)
@@ -606,7 +617,7 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
             for ep in eps:
                 ep.close()
 
-    listener = harness_listener(backlog=max(16, n))
+    listener = harness_listener(backlog=max(16, n), short_sends=edge_cases)
     run = _serve(serve_concurrently, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients at once, and return when all are done")
     _check_closed_all(run, what, run.transcript)
@@ -766,6 +777,8 @@ def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
                         hint="call listen() after bind()") from exc
     finally:
         hard_close(sock if isinstance(sock, socket.socket) else None)
+    if edge_cases:
+        _check_error_paths(make_listener, _free_port(), what="make_listener(port)")
 
 
 def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
@@ -887,7 +900,9 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
     what = "request(port, data)"
     for data, make_reply in cases:
         peer = peers.half_close_server(reply=make_reply, timeout=_patience(deadline))
-        with peer, record_unclosed() as unclosed:
+        # edge cases: the learner's send() sends part of its data, as the documentation allows
+        with peer, record_unclosed() as unclosed, \
+                (faults.short_sends() if edge_cases else contextlib.nullcontext()):
             try:
                 got = _call(request, peer.port, data, what=what, deadline=deadline, peer=peer,
                             expected="to send the data, call shutdown(SHUT_WR), and read the "
@@ -952,6 +967,49 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
             raise _fail(f"{what} on a port where nothing listens returned {got!r}.",
                         expected=False, hint="return sock.connect_ex(address) == 0")
         _closes_its_socket(unclosed, what)
+    if edge_cases:
+        _probe_other_outcomes(probe, what, deadline)
+
+
+def _probe_other_outcomes(probe, what: str, deadline) -> None:
+    """A refusal with Windows' number; an unreachable host and a timeout, which are not answers."""
+    with peers.refused_address() as address, faults.pretend_errnos("win32"):
+        got = _call(probe, address[1], what=what, deadline=deadline)
+    if got is not False:
+        raise _fail(f"on a pretend Windows, where a refusal is error {errno_name(errno.ECONNREFUSED)} "
+                    f"= 10061, {what} on a closed port returned {_show(got)}.", expected=False,
+                    hint="compare the code with probes.REFUSED_ERRNOS (or errno.ECONNREFUSED), "
+                         "never with a number")
+    unreachable = OSError(errno.EHOSTUNREACH, os.strerror(errno.EHOSTUNREACH))
+    with peers.echo_server(timeout=_patience(deadline)) as srv, \
+            faults.inject("connect_ex", unreachable), record_unclosed() as unclosed:
+        _expect_oserror(probe, srv.port, what=f"{what} when connect_ex returns EHOSTUNREACH",
+                        codes={errno.EHOSTUNREACH}, deadline=deadline)
+    _closes_its_socket(unclosed, what)
+    with faults.unresponsive_address() as address, record_unclosed() as unclosed:
+        if skip_unless(address is not None, "connects here never time out; probe's timeout was "
+                                            "not checked"):
+            _expect_oserror(probe, address[1], what=f"{what} when nobody answers the connection",
+                            codes=set(probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS),
+                            deadline=scaled(1.0) + scaled(0.6))
+    _closes_its_socket(unclosed, what)
+
+
+def _expect_oserror(fn, *args, what: str, codes: set, deadline) -> None:
+    """fn(*args) must raise OSError with an errno in ``codes`` (returning an answer is wrong)."""
+    try:
+        got = _call(fn, *args, what=what, deadline=deadline)
+    except LearnerTimeout as exc:
+        raise _fail(f"{what}, it was still waiting after {_seconds(deadline):.1f} s.",
+                    hint="set a timeout of one second before connecting") from exc
+    except AssertionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in codes:
+            return
+        raise
+    raise _fail(f"{what}, it returned {_show(got)}: that is not an answer.",
+                expected=f"OSError with errno {' or '.join(sorted(errno_name(c) for c in codes))}",
+                hint="raise OSError(code, os.strerror(code)) for any code other than 0 and a refusal")
 
 
 def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
@@ -1053,8 +1111,8 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
     """
     t = scaled(0.1) if timeout is None else timeout
     cases = [(0, 3, b"ping")]
-    if edge_cases:
-        cases += [(2, 3, UTF8_TEXT.encode()), (10_000, 2, b"anyone?")]
+    if edge_cases:  # the last allowed attempt must be made (3 of 3 dropped), and no more than that
+        cases += [(2, 3, UTF8_TEXT.encode()), (3, 3, b"fourth time"), (10_000, 2, b"anyone?")]
     for drop, retries, data in cases:
         what = f"udp_request(port, {abbreviate(data, 12)}, {t:g}, retries={retries})"
         limit = max(_seconds(deadline), (retries + 2) * t + scaled(0.5))
@@ -1081,6 +1139,12 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
                                          "times", transcript=srv.transcript) from exc.__cause__
                     raise
                 elapsed = time.monotonic() - start
+                if srv.datagrams < retries + 1:
+                    raise _fail(f"{what} gave up after {srv.datagrams} attempt(s).",
+                                expected=f"{retries + 1} attempts (the first and {retries} retries), "
+                                         f"then TimeoutError",
+                                hint="for attempt in range(retries + 1): ...",
+                                transcript=srv.transcript) from None
                 if srv.datagrams > retries + 1 or elapsed > (retries + 2) * t + scaled(0.3):
                     raise _fail(f"{what} sent {srv.datagrams} datagrams over {elapsed:.2f} s "
                                 f"before giving up.",
@@ -1097,6 +1161,29 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
             raise _fail(f"{what} returned the wrong reply.", expected=_show(data), got=_show(got),
                         transcript=srv.transcript)
         _closes_its_socket(unclosed, what, srv.transcript)
+    if edge_cases:
+        _udp_other_error(udp_request, t, deadline)
+
+
+def _udp_other_error(udp_request, t: float, deadline) -> None:
+    """Only a timeout is retried: any other error from the wait propagates (Windows reports an ICMP
+    "port unreachable" as ConnectionResetError on the next recvfrom)."""
+    what = f"udp_request(port, b'ping', {t:g}, retries=3)"
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer (injected)")
+    with peers.udp_echo_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed, \
+            faults.inject("recvfrom", reset, times=1), faults.inject("recv", reset, times=1):
+        try:
+            got = _call(udp_request, srv.port, b"ping", t, 3, what=what, deadline=deadline, peer=srv)
+        except AssertionError as exc:
+            if exc.__cause__ is not reset:
+                raise
+        else:
+            raise _fail(f"the wait for the reply failed with ConnectionResetError, but {what} "
+                        f"retried and returned {_show(got)}.",
+                        expected="the ConnectionResetError, propagated: only a timeout is retried",
+                        hint="catch TimeoutError (socket.timeout) only, not OSError or Exception",
+                        transcript=srv.transcript)
+    _closes_its_socket(unclosed, what, srv.transcript)
 
 
 def check_sendfile(send_file, *, edge_cases: bool = True, deadline: float | None = None) -> None:
@@ -1188,6 +1275,7 @@ def check_recv_msg(recv_msg, *, edge_cases: bool = True, deadline: float | None 
     _check_recv_msg(recv_msg, _framing_payloads(edge_cases), edge_cases, deadline)
     if edge_cases:
         for cut, where in ((2, "in the middle of the 4-byte header"),
+                           (3, "after 3 of the 4 header bytes"),
                            (4 + 3, "after 3 of the 10 payload bytes")):
             _expect_eof_error(recv_msg, (), _frame(b"0123456789")[:cut], where,
                               "recv_msg(sock)",
