@@ -214,6 +214,21 @@ def _closes_its_socket(unclosed, what: str, transcript: Transcript | None = None
                     transcript=transcript)
 
 
+@contextlib.contextmanager
+def _timeout_required(what: str, edge_cases: bool, *methods: str):
+    """Edge cases: the learner's socket must have a timeout when it waits (a silent server hangs it)."""
+    if not edge_cases:
+        yield
+        return
+    with faults.watch_timeouts(*methods) as seen:
+        yield
+    if None in seen:
+        raise _fail(f"{what} waited on a socket without a timeout: against a server that never "
+                    f"answers it would wait for ever.",
+                    hint="socket.create_connection(address, timeout=2.0), or sock.settimeout(2.0) "
+                         "before connecting")
+
+
 def _expect_bytes(value, what: str) -> None:
     if isinstance(value, str):
         raise _fail(f"{what} returned a str; sockets carry bytes.", got=_show(value),
@@ -873,7 +888,8 @@ def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | Non
             peer = peers.dribble_server(payload, chunk=1, timeout=_patience(deadline))
         else:
             peer = peers.close_midway_server(payload, timeout=_patience(deadline))
-        _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
+        with _timeout_required("fetch_all(port)", edge_cases, "recv", "recv_into"):
+            _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
 
 
 def _hash_reply(data: bytes) -> bytes:
@@ -902,7 +918,8 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
         peer = peers.half_close_server(reply=make_reply, timeout=_patience(deadline))
         # edge cases: the learner's send() sends part of its data, as the documentation allows
         with peer, record_unclosed() as unclosed, \
-                (faults.short_sends() if edge_cases else contextlib.nullcontext()):
+                (faults.short_sends() if edge_cases else contextlib.nullcontext()), \
+                _timeout_required(what, edge_cases, "recv", "recv_into"):
             try:
                 got = _call(request, peer.port, data, what=what, deadline=deadline, peer=peer,
                             expected="to send the data, call shutdown(SHUT_WR), and read the "
@@ -1070,7 +1087,8 @@ def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: floa
     if edge_cases:
         lines += [UTF8_TEXT, "", "x" * 100_000] + [f"line {i}" for i in range(50)]
     expected = [line.encode().upper().decode() for line in lines]
-    with peers.line_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
+    with peers.line_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed, \
+            _timeout_required(what, edge_cases, "recv", "recv_into"):
         try:
             got = _call(exchange_lines, srv.port, list(lines), what=what, deadline=deadline,
                         peer=srv, expected="one reply line per line sent")
@@ -1202,7 +1220,7 @@ def check_sendfile(send_file, *, edge_cases: bool = True, deadline: float | None
                 f.write(content)
             what = f"send_file(port, {os.path.basename(path)!r})"
             with peers.silent_server(timeout=_patience(deadline)) as srv, \
-                    record_unclosed() as unclosed:
+                    record_unclosed() as unclosed, _timeout_required(what, edge_cases, "sendfile"):
                 got = _call(send_file, srv.port, path, what=what, deadline=deadline, peer=srv,
                             expected="to send the whole file and close the connection")
                 finished = srv.wait_finished(1, _seconds(deadline))

@@ -44,6 +44,8 @@ __all__ = [
     "record_sleeps",
     "refuse_family",
     "short_sends",
+    "unresponsive_address",
+    "watch_timeouts",
 ]
 
 _COURSE_LIB = os.path.dirname(os.path.abspath(__file__))
@@ -251,6 +253,28 @@ def pretend_errnos(platform: str):
             errno.errorcode.update(saved_codes)
             for name, value in saved_sets.items():
                 setattr(probes, name, value)
+
+
+@contextlib.contextmanager
+def watch_timeouts(*methods: str):
+    """Record ``sock.gettimeout()`` each time the learner's code calls one of ``methods``.
+
+    Why: a client without a timeout works on loopback, where every server answers; it hangs for
+    ever on the first one that does not. Whether a timeout was set is visible at once, without
+    waiting for it to expire. Yields a list of timeouts (None: the call could block for ever).
+    """
+    seen: list = []
+    with contextlib.ExitStack() as stack:
+        for method in methods:
+            real = getattr(socket.socket, method)
+
+            def watched(self, *args, _real=real, **kwargs):
+                if called_by_learner():
+                    seen.append(self.gettimeout())
+                return _real(self, *args, **kwargs)
+
+            stack.enter_context(_override(socket.socket, method, watched))
+        yield seen
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@ def probe(port):
     """True if something accepts TCP connections on 127.0.0.1:port, False if the connection is refused."""
     import contextlib
     with contextlib.closing(socket.socket()) as s:
-        s.settimeout(2.0)
+        s.settimeout(1.0)
         result = s.connect_ex(("127.0.0.1", port))
     if result == 0:
         return True
