@@ -45,6 +45,7 @@ __all__ = [
     "refuse_family",
     "short_sends",
     "unresponsive_address",
+    "watch",
     "watch_timeouts",
 ]
 
@@ -256,12 +257,13 @@ def pretend_errnos(platform: str):
 
 
 @contextlib.contextmanager
-def watch_timeouts(*methods: str):
-    """Record ``sock.gettimeout()`` each time the learner's code calls one of ``methods``.
+def watch(*methods: str, look=lambda sock: sock.gettimeout()):
+    """Record ``look(sock)`` each time the learner's code calls ``sock.<method>`` for one of ``methods``.
 
-    Why: a client without a timeout works on loopback, where every server answers; it hangs for
-    ever on the first one that does not. Whether a timeout was set is visible at once, without
-    waiting for it to expire. Yields a list of timeouts (None: the call could block for ever).
+    The default records ``sock.gettimeout()``. Why: a client without a timeout works on loopback,
+    where every server answers, and hangs for ever on the first one that does not; whether a timeout
+    was set is visible at once, without waiting for it to expire. Likewise the type of the sockets a
+    function binds is visible at ``bind``, though it closes them before returning. Yields a list.
     """
     seen: list = []
     with contextlib.ExitStack() as stack:
@@ -270,11 +272,16 @@ def watch_timeouts(*methods: str):
 
             def watched(self, *args, _real=real, **kwargs):
                 if called_by_learner():
-                    seen.append(self.gettimeout())
+                    seen.append(look(self))
                 return _real(self, *args, **kwargs)
 
             stack.enter_context(_override(socket.socket, method, watched))
         yield seen
+
+
+def watch_timeouts(*methods: str):
+    """:func:`watch` for timeouts: None in the list means a call that could block for ever."""
+    return watch(*methods)
 
 
 @contextlib.contextmanager
