@@ -458,27 +458,38 @@ class Tally:
         return (self.killed - self.killed_equivalent) / n if n else 1.0
 
 
-def spawn(path: Path, args) -> subprocess.Popen:
+def spawn(path: Path, args) -> tuple:
+    """A worker for one notebook; its output goes to temporary files (a pipe could fill and block it)."""
     cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
     for gid in args.exercise or ():
         cmd += ["--exercise", gid]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            start_new_session=True)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, start_new_session=True)
+    return proc, out, err
 
 
 def run_all(paths: list[Path], args) -> list[dict]:
-    reports, pending, running = [], list(paths), []
+    # the biggest notebooks first: the run takes as long as its longest notebook, so start that one early
+    reports, pending, running = [], sorted(paths, key=lambda p: -p.stat().st_size), []
     while pending or running:
         while pending and len(running) < args.notebooks:
             path = pending.pop(0)
-            running.append((path, spawn(path, args)))
-        path, proc = running.pop(0)
-        out, err = proc.communicate()
-        if proc.returncode != 0:
+            running.append((path, *spawn(path, args)))
+        while all(proc.poll() is None for _, proc, _, _ in running):
+            time.sleep(0.05)  # polling a few worker processes
+        k = next(k for k, (_, proc, _, _) in enumerate(running) if proc.poll() is not None)
+        path, proc, out, err = running.pop(k)
+        out.seek(0)
+        err.seek(0)
+        lines = out.read().decode(errors="replace").splitlines()
+        if proc.returncode != 0 or not lines:
             reports.append({"notebook": str(path.relative_to(REPO)), "section": path.parent.name,
-                            "error": err.decode(errors="replace")[-2000:], "exercises": []})
+                            "error": err.read().decode(errors="replace")[-2000:] or f"exit {proc.returncode}",
+                            "exercises": []})
         else:
-            reports.append(json.loads(out.decode().splitlines()[-1]))
+            reports.append(json.loads(lines[-1]))
+        out.close()
+        err.close()
     return sorted(reports, key=lambda r: r["notebook"])
 
 
@@ -536,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sections", nargs="*", help="section folders (e.g. 03_server or server); default: all")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants run at once per notebook (default 2)")
-    parser.add_argument("--notebooks", type=int, default=2, help="notebooks worked on at once (default 2)")
+    parser.add_argument("--notebooks", type=int, default=3, help="notebooks worked on at once (default 3)")
     parser.add_argument("--timeout", type=float, default=6.0, help="least deadline per mutant, seconds")
     parser.add_argument("--exercise", action="append", help="only this solution grade_id (repeatable)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
