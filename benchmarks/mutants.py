@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import copy
 import difflib
 import hashlib
 import io
@@ -104,12 +103,12 @@ def sites(tree: ast.Module, lines: range):
                 if not isinstance(stmt, ast.Pass):
                     yield "delete", (lambda body=body, i=i: body.__setitem__(i, ast.Pass()))
                 if isinstance(stmt, ast.With):
-                    for j, item in enumerate(stmt.items):
+                    for j in range(len(stmt.items)):
                         def drop_with(body=body, i=i, j=j):
-                            w = body[i]
-                            item = w.items[j]
-                            bind = ([ast.Assign(targets=[item.optional_vars], value=item.context_expr, lineno=0)]
-                                    if item.optional_vars is not None else [ast.Expr(item.context_expr)])
+                            w = body[i]  # noqa: PLR1736 (read when the mutation is applied)
+                            chosen = w.items[j]
+                            bind = ([ast.Assign(targets=[chosen.optional_vars], value=chosen.context_expr, lineno=0)]
+                                    if chosen.optional_vars is not None else [ast.Expr(chosen.context_expr)])
                             rest = [it for k, it in enumerate(w.items) if k != j]
                             body[i:i + 1] = bind + ([ast.With(items=rest, body=w.body)] if rest else w.body)
                         yield "drop_with", drop_with
@@ -278,7 +277,7 @@ def run_cells(ns: dict, sources, stderr_fd: int) -> str | None:
     """Run test cells like nbgrader grades them: None if all pass, else why the first one failed."""
     for gid, source in sources:
         try:
-            exec(compile(source, f"<{gid}>", "exec"), ns)
+            exec(compile(source, f"<{gid}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
         except BaseException as exc:  # noqa: BLE001  (a mutant may raise anything, SystemExit included)
             first = (str(exc).strip().splitlines() or [""])[0]
             return f"{gid}: {type(exc).__name__}: {first[:100]}"
@@ -298,12 +297,12 @@ def child(ns: dict, exercise: Exercise, source: str, out_fd: int) -> None:
         os.setpgid(0, 0)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
-        err = tempfile.TemporaryFile()
+        err = tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
         os.dup2(err.fileno(), 2)
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), write_through=True)
         sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), write_through=True)
         try:
-            exec(compile(source, f"<{exercise.grade_id}>", "exec"), ns)
+            exec(compile(source, f"<{exercise.grade_id}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
         except BaseException as exc:  # noqa: BLE001
             why = f"{exercise.grade_id}: the solution cell raised {type(exc).__name__}"
         else:
@@ -384,7 +383,7 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None) -> dict
             continue
         sys.stdout = io.StringIO()  # the examples' prints
         try:
-            exec(compile(source, f"<{gid or 'cell'}>", "exec"), ns)
+            exec(compile(source, f"<{gid or 'cell'}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
         finally:
             sys.stdout = saved_out
         if kind != "solution":
@@ -463,7 +462,7 @@ def spawn(path: Path, args) -> tuple:
     cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
     for gid in args.exercise or ():
         cmd += ["--exercise", gid]
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, start_new_session=True)
     return proc, out, err
 

@@ -336,24 +336,23 @@ def check_cleans_up(fn, *args, method: str, error: OSError, what: str, **kwargs)
     """
     from .resources import assert_no_fd_leak, record_unclosed
 
-    with record_unclosed() as unclosed:
-        with assert_no_fd_leak(what), inject(method, error, **kwargs) as seen:
-            try:
-                got = fn(*args)
-            except OSError as exc:
-                if exc is not error and exc.errno != error.errno:
-                    raise AssertionError(f"{what}: when {method}() failed with {error!r}, it raised "
-                                         f"{exc!r} instead of letting that error propagate") from None
-            else:
-                with contextlib.suppress(Exception):
-                    if isinstance(got, tuple):
-                        for item in got:
-                            if isinstance(item, socket.socket):
-                                item.close()
-                    elif isinstance(got, socket.socket):
-                        got.close()
-                raise AssertionError(f"{what}: {method}() failed with {error!r}, but it returned "
-                                     f"{got!r} instead of letting the error propagate")
+    with record_unclosed() as unclosed, assert_no_fd_leak(what), inject(method, error, **kwargs) as seen:
+        try:
+            got = fn(*args)
+        except OSError as exc:
+            if exc is not error and exc.errno != error.errno:
+                raise AssertionError(f"{what}: when {method}() failed with {error!r}, it raised "
+                                     f"{exc!r} instead of letting that error propagate") from None
+        else:
+            with contextlib.suppress(Exception):
+                if isinstance(got, tuple):
+                    for item in got:
+                        if isinstance(item, socket.socket):
+                            item.close()
+                elif isinstance(got, socket.socket):
+                    got.close()
+            raise AssertionError(f"{what}: {method}() failed with {error!r}, but it returned "
+                                 f"{got!r} instead of letting the error propagate")
     if not seen.raised:
         raise AssertionError(f"{what} never called {method}()")
     dropped = unclosed.sockets()
