@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 EQUIVALENT = REPO / "tests" / "mutants_equivalent.json"
 CORRECT = REPO / "tests" / "correct_answers"
+WRONG = REPO / "tests" / "wrong_answers"
 GOAL_SECTION, GOAL_ALL = 0.95, 0.90
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -368,7 +369,7 @@ def run_mutants(ns: dict, exercise: Exercise, todo: list[Mutant], jobs: int, tim
     return results
 
 
-def worker(path: Path, jobs: int, timeout: float, only: set[str] | None) -> dict:
+def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: bool = False) -> dict:
     """Run every mutant of one notebook; return the results (JSON-ready)."""
     cells = read_notebook(path)
     os.chdir(path.parent)
@@ -409,6 +410,10 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None) -> dict
             answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "correct", p.read_text(), p.name)
                        for p in sorted((CORRECT / path.parent.name).glob(f"{gid}__*.py"))]
             entry["correct"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
+            if wrong:  # and the registered wrong answers must fail (a quick look before the honesty run)
+                answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "wrong", p.read_text(), p.name)
+                           for p in sorted((WRONG / path.parent.name).glob(f"{gid}__*.py"))]
+                entry["wrong"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
         report["exercises"].append(entry)
     sys.stdout, sys.stderr = saved_out, saved_err
     return report
@@ -460,6 +465,7 @@ class Tally:
 def spawn(path: Path, args) -> tuple:
     """A worker for one notebook; its output goes to temporary files (a pipe could fill and block it)."""
     cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
+    cmd += ["--wrong"] if args.wrong else []
     for gid in args.exercise or ():
         cmd += ["--exercise", gid]
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
@@ -517,6 +523,9 @@ def report(reports: list[dict], equivalent: dict[str, str], show_survivors: bool
             print(f"  {ex['grade_id']:28} {t.killed:4}/{t.total:<4} killed  {100 * t.rate_all:5.1f} %"
                   f"  non-equivalent {100 * t.rate_non_equivalent:5.1f} %  ({len(t.survivors)} survive,"
                   f" {t.equivalent} equivalent, reference {ex['reference_seconds']:.2f} s)", file=out)
+            for answer in ex.get("wrong", []):
+                if not answer["killed"]:
+                    print(f"      WRONG ANSWER PASSES: {answer['diff']}", file=out)
             for answer in ex.get("correct", []):
                 if answer["killed"]:
                     ok = False
@@ -551,11 +560,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercise", action="append", help="only this solution grade_id (repeatable)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
     parser.add_argument("--check", action="store_true", help="exit 1 below the goal")
+    parser.add_argument("--wrong", action="store_true", help="also run tests/wrong_answers (each must fail)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        rep = worker(args.worker.resolve(), args.jobs, args.timeout, set(args.exercise or ()))
+        rep = worker(args.worker.resolve(), args.jobs, args.timeout, set(args.exercise or ()), args.wrong)
         sys.__stdout__.write(json.dumps(rep) + "\n")
         sys.__stdout__.flush()
         os._exit(0)  # leave without waiting for anything the notebook's examples left behind
