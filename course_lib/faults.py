@@ -340,6 +340,8 @@ def check_cleans_up(fn, *args, method: str, error: OSError, what: str, **kwargs)
         try:
             got = fn(*args)
         except OSError as exc:
+            # drop the learner's frames now, so a socket they still hold is closed (and reported) here
+            exc.__traceback__ = error.__traceback__ = None
             if exc is not error and exc.errno != error.errno:
                 raise AssertionError(f"{what}: when {method}() failed with {error!r}, it raised "
                                      f"{exc!r} instead of letting that error propagate") from None
