@@ -8,7 +8,10 @@ scores three kinds of submission:
 - the reference (the source notebook with its solutions): every graded cell must score full marks;
 - each registered wrong answer, tests/wrong_answers/<assignment>/<grade_id>__<mistake>.py, which replaces
   one solution cell of the reference: its exercise must score less than full, and every graded cell must
-  fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite.
+  fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite;
+- each correct answer in another style, tests/correct_answers/<assignment>/<grade_id>__<style>.py: its
+  exercise must score full marks (no false negatives). The k-th style of every exercise share one
+  submission, so the extra grading costs one notebook per style index, not one per answer.
 """
 from __future__ import annotations
 
