@@ -251,8 +251,9 @@ def _expect_bytes(value, what: str) -> None:
 def check_start_server(start_server, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``start_server() -> (listening_socket, port)`` on 127.0.0.1, port 0.
 
-    Edge case: two servers at once (both calls must work, on distinct ports),
-    which catches a fixed port number.
+    Edge cases: two servers at once (both calls must work, on distinct ports),
+    which catches a fixed port number; bind() and then listen() failing (the
+    error must propagate and no socket may be left open).
     """
     what = "start_server()"
     socks = []
@@ -963,8 +964,10 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
 def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``probe(port) -> bool`` with connect_ex: True if something listens, else False.
 
-    Edge cases: a server that accepts and never speaks (still True), and
-    probing a refused port twice; no socket may be left open.
+    Edge cases: a server that accepts and never speaks (still True), probing
+    a refused port twice, a refusal on a pretend Windows (10061), connect_ex
+    reporting EHOSTUNREACH and an address that never answers (both must raise
+    OSError, within about a second); no socket may be left open.
     """
     what = "probe(port)"
     servers = [peers.echo_server]
@@ -1133,8 +1136,10 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
 
     Basic: an echo server that answers at once.  Edge cases: one that
     drops the first two datagrams (retries=3 must succeed), one that
-    drops everything (TimeoutError expected, after at most retries + 1
-    attempts and within a bounded time), UTF-8 payload.
+    drops everything (TimeoutError expected, after exactly retries + 1
+    attempts and within a bounded time), one that drops ``retries`` datagrams
+    (the last attempt gets the reply), UTF-8 payload, and a
+    ConnectionResetError from the wait, which must propagate.
     """
     t = scaled(0.1) if timeout is None else timeout
     cases = [(0, 3, b"ping")]
