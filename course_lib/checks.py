@@ -1093,12 +1093,13 @@ def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: floa
     """``exchange_lines(port, lines) -> list[str]`` with makefile against an upper-casing line server.
 
     Replies may be returned with or without their trailing newline.  Edge
-    cases: UTF-8, an empty line, a 100 000-character line, 50 lines.
+    cases: UTF-8, an empty line, a line with leading and trailing spaces and a
+    tab, a 100 000-character line, 50 lines.
     """
     what = "exchange_lines(port, lines)"
     lines = ["hello", "socket world"]
-    if edge_cases:
-        lines += [UTF8_TEXT, "", "x" * 100_000] + [f"line {i}" for i in range(50)]
+    if edge_cases:  # spaces and a tab belong to the data: only the newline may be stripped
+        lines += [UTF8_TEXT, "", "  padded\t ", "x" * 100_000] + [f"line {i}" for i in range(50)]
     expected = [line.encode().upper().decode() for line in lines]
     with peers.line_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
         try:
