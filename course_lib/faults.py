@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import socket
 import sys
 import time
@@ -51,14 +52,16 @@ __all__ = [
 
 _COURSE_LIB = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+_INSTALLED = re.compile(r"[\\/](site|dist)-packages[\\/]")
 
 
 def called_by_learner(depth: int = 2) -> bool:
-    """True if the nearest caller outside the standard library is not course_lib."""
+    """True if the nearest caller outside the standard library is neither course_lib nor an installed
+    package (the kernel's own threads, which sleep and use sockets too, run code from site-packages)."""
     frame = sys._getframe(depth)
     while frame is not None:
         name = frame.f_code.co_filename
-        if name.startswith(_COURSE_LIB):
+        if name.startswith(_COURSE_LIB) or _INSTALLED.search(name):
             return False
         if not name.startswith(_STDLIB):
             return True
@@ -218,6 +221,7 @@ def pretend_errnos(platform: str):
     saved_sets = {name: getattr(probes, name) for name in _PROBE_SETS}
     saved_codes = dict(errno.errorcode)
     with contextlib.ExitStack() as stack:
+        stack.callback(_restore_errnos, saved_errno, saved_sets, saved_codes)
         for name, code in table.items():
             setattr(errno, name, code)
         errno.errorcode.clear()
@@ -242,18 +246,19 @@ def pretend_errnos(platform: str):
                 return translate(result) if _method == "connect_ex" else result
 
             stack.enter_context(_override(socket.socket, method, translated))
-        try:
-            yield
-        finally:
-            for name, value in saved_errno.items():
-                if value is None:
-                    delattr(errno, name)
-                else:
-                    setattr(errno, name, value)
-            errno.errorcode.clear()
-            errno.errorcode.update(saved_codes)
-            for name, value in saved_sets.items():
-                setattr(probes, name, value)
+        yield
+
+
+def _restore_errnos(saved_errno: dict, saved_sets: dict, saved_codes: dict) -> None:
+    for name, value in saved_errno.items():
+        if value is None:
+            delattr(errno, name)
+        else:
+            setattr(errno, name, value)
+    errno.errorcode.clear()
+    errno.errorcode.update(saved_codes)
+    for name, value in saved_sets.items():
+        setattr(probes, name, value)
 
 
 @contextlib.contextmanager
