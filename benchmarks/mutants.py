@@ -397,8 +397,10 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: 
         if only and gid not in only:
             continue
         start = time.monotonic()
-        ref = run_mutants(ns, exercise, [Mutant(f"{gid}:reference", "reference", source, "")], 1,
-                          timeout * 3, path)[0]
+        reference = [Mutant(f"{gid}:reference", "reference", source, "")]
+        ref = run_mutants(ns, exercise, reference, 1, timeout * 3, path)[0]
+        if ref["killed"]:  # once more: a busy machine can make one timing check fail
+            ref = run_mutants(ns, exercise, reference, 1, timeout * 3, path)[0]
         ref_seconds = time.monotonic() - start
         entry = {"grade_id": gid, "reference_seconds": round(ref_seconds, 2), "results": []}
         if ref["killed"]:
