@@ -48,6 +48,12 @@ Public API (shared harness)
     ``run_client(client_fn, *args, peer, deadline)``,
     ``run_server(server_fn, client_script, *args, ...) -> ServerRun``,
     ``LearnerCall``, ``HarnessSocket``, ``harness_listener()``, ``shape(sock)``.
+``course_lib.faults``
+    Faults loopback never produces, for the learner's code only: ``short_sends()``,
+    ``inject(method, error)``, ``refuse_family(*families)``, ``pretend_errnos(platform)``,
+    ``watch(*methods)``/``watch_timeouts(*methods)``, ``record_sleeps()``,
+    ``unresponsive_address()``; ``assert_exact(got, want, what)``,
+    ``check_cleans_up(fn, *args, method, error, what)``.
 ``course_lib.checks``
     ``check_start_server``, ``check_echo_server``, ``check_timestamp_server``,
     ``check_sequential_server``, ``check_concurrent_server``,
@@ -64,9 +70,9 @@ Section-specific checks live in ``course_lib.exercises``; the grading
 pipeline in ``course_lib.grading`` and the command line in ``course_lib.cli``.
 """
 
-from . import checks, exchange, failures, peers, probes, resources, runners, timing, transcript
+from . import checks, exchange, failures, faults, peers, probes, resources, runners, timing, transcript
 
-__all__ = ["checks", "exchange", "failures", "peers", "probes", "resources", "runners", "timing",
+__all__ = ["checks", "exchange", "failures", "faults", "peers", "probes", "resources", "runners", "timing",
            "transcript"]
 
 failures.install()  # in a notebook kernel: failures read at a glance (no-op elsewhere)

@@ -16,6 +16,9 @@ default :data:`course_lib.timing.DEFAULT_DEADLINE`).  Checks return None
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import os
 import re
 import select
@@ -24,7 +27,7 @@ import struct
 import tempfile
 import time
 
-from . import exchange, peers
+from . import exchange, faults, peers, probes
 from .failures import CheckFailure
 from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
 from .probes import ADDRINUSE_ERRNOS, REFUSAL_DELAY, dualstack_available, errno_name, skip_unless
@@ -201,6 +204,29 @@ def _closes_its_socket(unclosed, what: str, transcript: Transcript | None = None
                     transcript=transcript)
 
 
+def _timeout_required(what: str, *methods: str):
+    """Decorate a client check: with edge cases, the learner's socket must have a timeout when it waits.
+
+    Checked after the check's own scenario passed (a wrong reply is the bigger news); a client with
+    no timeout hangs for ever on the first server that does not answer.
+    """
+    def decorate(check):
+        @functools.wraps(check)
+        def checked(fn, *args, edge_cases: bool = True, **kwargs):
+            if not edge_cases:
+                return check(fn, *args, edge_cases=edge_cases, **kwargs)
+            with faults.watch_timeouts(*methods) as seen:
+                result = check(fn, *args, edge_cases=edge_cases, **kwargs)
+            if None in seen:
+                raise _fail(f"{what} waited on a socket without a timeout: against a server that never "
+                            f"answers it would wait for ever.",
+                            hint="socket.create_connection(address, timeout=2.0), or sock.settimeout(2.0) "
+                                 "before connecting")
+            return result
+        return checked
+    return decorate
+
+
 def _expect_bytes(value, what: str) -> None:
     if isinstance(value, str):
         raise _fail(f"{what} returned a str; sockets carry bytes.", got=_show(value),
@@ -214,8 +240,9 @@ def _expect_bytes(value, what: str) -> None:
 def check_start_server(start_server, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``start_server() -> (listening_socket, port)`` on 127.0.0.1, port 0.
 
-    Edge case: two servers at once (both calls must work, on distinct ports),
-    which catches a fixed port number.
+    Edge cases: two servers at once (both calls must work, on distinct ports),
+    which catches a fixed port number; bind() and then listen() failing (the
+    error must propagate and no socket may be left open).
     """
     what = "start_server()"
     socks = []
@@ -271,6 +298,15 @@ def check_start_server(start_server, *, edge_cases: bool = True, deadline: float
     finally:
         for s in socks:
             hard_close(s)
+    if edge_cases:
+        _check_error_paths(start_server, what=what)
+
+
+def _check_error_paths(fn, *args, what: str) -> None:
+    """bind() and listen() failing, with two kinds of error: the error propagates, nothing leaks."""
+    for method, code in (("bind", errno.EADDRINUSE), ("listen", errno.EACCES)):
+        faults.check_cleans_up(fn, *args, method=method, error=OSError(code, os.strerror(code)),
+                               what=f"{what} (when {method}() fails with {errno_name(code)})")
 
 
 def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
@@ -366,7 +402,7 @@ _UPLOAD = _BIG[:256 * 1024]
 
 def _check_large_upload(server_fn, n_arg, what: str, deadline) -> None:
     """One client uploads 256 KiB while reading the echo, half-closes, reads until EOF."""
-    listener = harness_listener()
+    listener = harness_listener(short_sends=True)
 
     def script(address, transcript, dl):
         side = "client"
@@ -534,7 +570,7 @@ def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = Tru
                 raise _fail(f"{side} got a wrong echo.", expected=_show(msg), got=_show(got),
                             transcript=transcript)
 
-    listener = harness_listener()
+    listener = harness_listener(short_sends=edge_cases)  # send() sends part: sendall() needed
     run = _serve(serve_clients, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients in turn and then return")
     _check_closed_all(run, what, run.transcript)
@@ -595,7 +631,7 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
             for ep in eps:
                 ep.close()
 
-    listener = harness_listener(backlog=max(16, n))
+    listener = harness_listener(backlog=max(16, n), short_sends=edge_cases)
     run = _serve(serve_concurrently, script, n, what=what, deadline=deadline, listener=listener,
                  expected=f"to serve {n} clients at once, and return when all are done")
     _check_closed_all(run, what, run.transcript)
@@ -755,6 +791,8 @@ def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
                         hint="call listen() after bind()") from exc
     finally:
         hard_close(sock if isinstance(sock, socket.socket) else None)
+    if edge_cases:
+        _check_error_paths(make_listener, _free_port(), what="make_listener(port)")
 
 
 def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
@@ -833,6 +871,7 @@ def _fetch_case(fetch_all, peer, payload: bytes, what: str, deadline, how: str) 
     _closes_its_socket(unclosed, what, peer.transcript)
 
 
+@_timeout_required("fetch_all(port)", "recv", "recv_into")
 def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``fetch_all(port) -> bytes``: connect to 127.0.0.1:port, read until EOF.
 
@@ -860,6 +899,7 @@ def _large_reply(data: bytes) -> bytes:
     return _hash_reply(data) + b"\n" + _BIG
 
 
+@_timeout_required("request(port, data)", "recv", "recv_into")
 def check_request(request, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``request(port, data) -> bytes``: send, shutdown(SHUT_WR), read the whole reply.
 
@@ -876,7 +916,9 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
     what = "request(port, data)"
     for data, make_reply in cases:
         peer = peers.half_close_server(reply=make_reply, timeout=_patience(deadline))
-        with peer, record_unclosed() as unclosed:
+        # edge cases: the learner's send() sends part of its data, as the documentation allows
+        with peer, record_unclosed() as unclosed, \
+                (faults.short_sends() if edge_cases else contextlib.nullcontext()):
             try:
                 got = _call(request, peer.port, data, what=what, deadline=deadline, peer=peer,
                             expected="to send the data, call shutdown(SHUT_WR), and read the "
@@ -911,8 +953,10 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
 def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``probe(port) -> bool`` with connect_ex: True if something listens, else False.
 
-    Edge cases: a server that accepts and never speaks (still True), and
-    probing a refused port twice; no socket may be left open.
+    Edge cases: a server that accepts and never speaks (still True), probing
+    a refused port twice, a refusal on a pretend Windows (10061), connect_ex
+    reporting EHOSTUNREACH and an address that never answers (both must raise
+    OSError, within about a second); no socket may be left open.
     """
     what = "probe(port)"
     servers = [peers.echo_server]
@@ -942,6 +986,49 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
             raise _fail(f"{what} on a port where nothing listens returned {got!r}.",
                         expected=False, hint="return sock.connect_ex(address) == 0")
         _closes_its_socket(unclosed, what)
+    if edge_cases:
+        _probe_other_outcomes(probe, what, deadline)
+
+
+def _probe_other_outcomes(probe, what: str, deadline) -> None:
+    """A refusal with Windows' number; an unreachable host and a timeout, which are not answers."""
+    with peers.refused_address() as address, faults.pretend_errnos("win32"):
+        got = _call(probe, address[1], what=what, deadline=deadline)
+    if got is not False:
+        raise _fail(f"on a pretend Windows, where a refusal is error {errno_name(errno.ECONNREFUSED)} "
+                    f"= 10061, {what} on a closed port returned {_show(got)}.", expected=False,
+                    hint="compare the code with probes.REFUSED_ERRNOS (or errno.ECONNREFUSED), "
+                         "never with a number")
+    unreachable = OSError(errno.EHOSTUNREACH, os.strerror(errno.EHOSTUNREACH))
+    with peers.echo_server(timeout=_patience(deadline)) as srv, \
+            faults.inject("connect_ex", unreachable), record_unclosed() as unclosed:
+        _expect_oserror(probe, srv.port, what=f"{what} when connect_ex returns EHOSTUNREACH",
+                        codes={errno.EHOSTUNREACH}, deadline=deadline)
+    _closes_its_socket(unclosed, what)
+    with faults.unresponsive_address() as address, record_unclosed() as unclosed:
+        if skip_unless(address is not None, "connects here never time out; probe's timeout was "
+                                            "not checked"):
+            _expect_oserror(probe, address[1], what=f"{what} when nobody answers the connection",
+                            codes=set(probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS),
+                            deadline=scaled(1.0) + scaled(0.6))
+    _closes_its_socket(unclosed, what)
+
+
+def _expect_oserror(fn, *args, what: str, codes: set, deadline) -> None:
+    """fn(*args) must raise OSError with an errno in ``codes`` (returning an answer is wrong)."""
+    try:
+        got = _call(fn, *args, what=what, deadline=deadline)
+    except LearnerTimeout as exc:
+        raise _fail(f"{what}, it was still waiting after {_seconds(deadline):.1f} s.",
+                    hint="set a timeout of one second before connecting") from exc
+    except AssertionError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.errno in codes:
+            return
+        raise
+    raise _fail(f"{what}, it returned {_show(got)}: that is not an answer.",
+                expected=f"OSError with errno {' or '.join(sorted(errno_name(c) for c in codes))}",
+                hint="raise OSError(code, os.strerror(code)) for any code other than 0 and a refusal")
 
 
 def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
@@ -991,16 +1078,18 @@ def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
     _closes_its_socket(unclosed, what, srv.transcript)
 
 
+@_timeout_required("exchange_lines(port, lines)", "recv", "recv_into")
 def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``exchange_lines(port, lines) -> list[str]`` with makefile against an upper-casing line server.
 
     Replies may be returned with or without their trailing newline.  Edge
-    cases: UTF-8, an empty line, a 100 000-character line, 50 lines.
+    cases: UTF-8, an empty line, a line with leading and trailing spaces and a
+    tab, a 100 000-character line, 50 lines.
     """
     what = "exchange_lines(port, lines)"
     lines = ["hello", "socket world"]
-    if edge_cases:
-        lines += [UTF8_TEXT, "", "x" * 100_000] + [f"line {i}" for i in range(50)]
+    if edge_cases:  # spaces and a tab belong to the data: only the newline may be stripped
+        lines += [UTF8_TEXT, "", "  padded\t ", "x" * 100_000] + [f"line {i}" for i in range(50)]
     expected = [line.encode().upper().decode() for line in lines]
     with peers.line_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
         try:
@@ -1038,13 +1127,15 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
 
     Basic: an echo server that answers at once.  Edge cases: one that
     drops the first two datagrams (retries=3 must succeed), one that
-    drops everything (TimeoutError expected, after at most retries + 1
-    attempts and within a bounded time), UTF-8 payload.
+    drops everything (TimeoutError expected, after exactly retries + 1
+    attempts and within a bounded time), one that drops ``retries`` datagrams
+    (the last attempt gets the reply), UTF-8 payload, and a
+    ConnectionResetError from the wait, which must propagate.
     """
     t = scaled(0.1) if timeout is None else timeout
     cases = [(0, 3, b"ping")]
-    if edge_cases:
-        cases += [(2, 3, UTF8_TEXT.encode()), (10_000, 2, b"anyone?")]
+    if edge_cases:  # the last allowed attempt must be made (3 of 3 dropped), and no more than that
+        cases += [(2, 3, UTF8_TEXT.encode()), (3, 3, b"fourth time"), (10_000, 2, b"anyone?")]
     for drop, retries, data in cases:
         what = f"udp_request(port, {abbreviate(data, 12)}, {t:g}, retries={retries})"
         limit = max(_seconds(deadline), (retries + 2) * t + scaled(0.5))
@@ -1071,6 +1162,12 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
                                          "times", transcript=srv.transcript) from exc.__cause__
                     raise
                 elapsed = time.monotonic() - start
+                if srv.datagrams < retries + 1:
+                    raise _fail(f"{what} gave up after {srv.datagrams} attempt(s).",
+                                expected=f"{retries + 1} attempts (the first and {retries} retries), "
+                                         f"then TimeoutError",
+                                hint="for attempt in range(retries + 1): ...",
+                                transcript=srv.transcript) from None
                 if srv.datagrams > retries + 1 or elapsed > (retries + 2) * t + scaled(0.3):
                     raise _fail(f"{what} sent {srv.datagrams} datagrams over {elapsed:.2f} s "
                                 f"before giving up.",
@@ -1087,8 +1184,32 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
             raise _fail(f"{what} returned the wrong reply.", expected=_show(data), got=_show(got),
                         transcript=srv.transcript)
         _closes_its_socket(unclosed, what, srv.transcript)
+    if edge_cases:
+        _udp_other_error(udp_request, t, deadline)
 
 
+def _udp_other_error(udp_request, t: float, deadline) -> None:
+    """Only a timeout is retried: any other error from the wait propagates (Windows reports an ICMP
+    "port unreachable" as ConnectionResetError on the next recvfrom)."""
+    what = f"udp_request(port, b'ping', {t:g}, retries=3)"
+    reset = ConnectionResetError(errno.ECONNRESET, "Connection reset by peer (injected)")
+    with peers.udp_echo_server(timeout=_patience(deadline)) as srv, record_unclosed() as unclosed, \
+            faults.inject("recvfrom", reset, times=1), faults.inject("recv", reset, times=1):
+        try:
+            got = _call(udp_request, srv.port, b"ping", t, 3, what=what, deadline=deadline, peer=srv)
+        except AssertionError as exc:
+            if exc.__cause__ is not reset:
+                raise
+        else:
+            raise _fail(f"the wait for the reply failed with ConnectionResetError, but {what} "
+                        f"retried and returned {_show(got)}.",
+                        expected="the ConnectionResetError, propagated: only a timeout is retried",
+                        hint="catch TimeoutError (socket.timeout) only, not OSError or Exception",
+                        transcript=srv.transcript)
+    _closes_its_socket(unclosed, what, srv.transcript)
+
+
+@_timeout_required("send_file(port, path)", "sendfile")
 def check_sendfile(send_file, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``send_file(port, path) -> int``: send a file's bytes with socket.sendfile.
 
@@ -1178,6 +1299,7 @@ def check_recv_msg(recv_msg, *, edge_cases: bool = True, deadline: float | None 
     _check_recv_msg(recv_msg, _framing_payloads(edge_cases), edge_cases, deadline)
     if edge_cases:
         for cut, where in ((2, "in the middle of the 4-byte header"),
+                           (3, "after 3 of the 4 header bytes"),
                            (4 + 3, "after 3 of the 10 payload bytes")):
             _expect_eof_error(recv_msg, (), _frame(b"0123456789")[:cut], where,
                               "recv_msg(sock)",

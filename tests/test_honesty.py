@@ -8,7 +8,10 @@ scores three kinds of submission:
 - the reference (the source notebook with its solutions): every graded cell must score full marks;
 - each registered wrong answer, tests/wrong_answers/<assignment>/<grade_id>__<mistake>.py, which replaces
   one solution cell of the reference: its exercise must score less than full, and every graded cell must
-  fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite.
+  fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite;
+- each correct answer in another style, tests/correct_answers/<assignment>/<grade_id>__<style>.py: its
+  exercise must score full marks (no false negatives). The k-th style of every exercise share one
+  submission, so the extra grading costs one notebook per style index, not one per answer.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from course_lib.grading.grade import grade
 from course_lib.grading.release import generate
 
 WRONG = Path(__file__).parent / "wrong_answers"
+CORRECT = Path(__file__).parent / "correct_answers"
 FIXTURES = Path(__file__).parent / "fixtures"
 ASSIGNMENTS = assignments()
 FIXTURE_NAME = re.compile(r"^(?P<gid>[a-z0-9_]+?)__(?P<mistake>[a-z0-9_]+)\.py$")
@@ -52,6 +56,24 @@ def wrong_answers(assignment: str, folder: Path | None = None) -> list[WrongAnsw
         assert m, f"{path}: name it <grade_id>__<mistake>.py"
         found.append(WrongAnswer(assignment, m["gid"], m["mistake"], path))
     return found
+
+
+def correct_answers(assignment: str) -> list[WrongAnswer]:
+    """tests/correct_answers/<assignment>/<grade_id>__<style>.py: right answers in other styles."""
+    return wrong_answers(assignment, CORRECT / assignment)
+
+
+def correct_submissions(assignment: str) -> dict[str, list[WrongAnswer]]:
+    """Student name -> the correct answers it carries: the k-th style of every exercise in one notebook.
+
+    Why: one notebook per style index, not per answer, keeps the grading run short; a correct answer
+    can only raise its own exercise's cells, so packing them together hides nothing.
+    """
+    by_exercise: dict[str, list[WrongAnswer]] = {}
+    for answer in correct_answers(assignment):
+        by_exercise.setdefault(answer.grade_id, []).append(answer)
+    rounds = max((len(v) for v in by_exercise.values()), default=0)
+    return {f"correct-{k + 1}": [v[k] for v in by_exercise.values() if k < len(v)] for k in range(rounds)}
 
 
 def notebook(assignment: str, known=None) -> Path:
@@ -107,6 +129,12 @@ class Runs:
             cell = solution_cell(nb, wrong.grade_id)
             cell.source = wrong.path.read_text().rstrip("\n")
             put(wrong.student, nb=nb)
+        if self.wrong is None:  # the real course (not a self-test course) has correct-answer fixtures
+            for student, answers in correct_submissions(assignment).items():
+                nb = nbformat.read(str(source), as_version=4)
+                for answer in answers:
+                    solution_cell(nb, answer.grade_id).source = answer.path.read_text().rstrip("\n")
+                put(student, nb=nb)
         results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1, source=self.source)
         by_student = {r.student: r for r in results}
         for r in results:
@@ -220,6 +248,28 @@ def test_wrong_answer_loses_points(assignment, wrong, runs):
               for s in [result.cells[gid]] if s[0] < s[1]}
     if others:  # a leaky wrong answer can disturb later exercises in the same kernel: worth a look, not a failure
         warnings.warn(f"{wrong.path.name} also costs other exercises' cells {others}", UserWarning)
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENT_IDS if correct_answers(a)])
+def test_correct_answers_score_full_marks(assignment, runs):
+    """No false negatives: right answers in other styles (tests/correct_answers/) score full."""
+    nb = nbformat.read(str(notebook(assignment)), as_version=4)
+    owners = exercises(nb)
+    results = runs.get(assignment)["results"]
+    lost = []
+    for student, answers in correct_submissions(assignment).items():
+        for answer in answers:
+            assert answer.grade_id in owners, f"{answer.path.name}: no solution cell {answer.grade_id!r}"
+            cells = {gid: results[student].cells[gid] for gid in owners[answer.grade_id]}
+            lost += [f"{answer.path.name}: {gid} {s[0]:g}/{s[1]:g}" for gid, s in cells.items() if s[0] < s[1]]
+    assert not lost, "correct answers that lose points (false negatives): " + "; ".join(lost)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
+def test_correct_answer_files_name_the_style(assignment):
+    for answer in correct_answers(assignment):
+        first = answer.path.read_text().splitlines()[0]
+        assert first.startswith("#"), f"{answer.path.name}: the first line must be a comment naming the style"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)

@@ -3,19 +3,24 @@
 Each wrong answer models one mistake a learner makes; its name says which.
 """
 
+import os
 import socket
 import struct
 import time
 
-from course_lib import checks
+from course_lib import checks, probes
 
 # --- start_server --------------------------------------------------------
 
 
 def start_server():
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
     return sock, sock.getsockname()[1]
 
 
@@ -281,9 +286,13 @@ def serve_udp_str(sock, count):
 
 def make_listener(port):
     sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -334,7 +343,7 @@ def make_v4_server():
 
 
 def fetch_all(port):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         chunks = []
         while True:
             data = sock.recv(65536)
@@ -344,7 +353,7 @@ def fetch_all(port):
 
 
 def fetch_all_one_recv(port):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         return sock.recv(65536)
 
 
@@ -353,7 +362,7 @@ def fetch_all_str(port):
 
 
 def fetch_all_no_close(port):
-    sock = socket.create_connection(("127.0.0.1", port))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5.0)
     chunks = []
     while True:
         data = sock.recv(65536)
@@ -363,7 +372,7 @@ def fetch_all_no_close(port):
 
 
 def request(port, data):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
         chunks = []
@@ -375,7 +384,7 @@ def request(port, data):
 
 
 def request_no_shutdown(port, data):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         sock.sendall(data)
         chunks = []
         while True:
@@ -386,14 +395,14 @@ def request_no_shutdown(port, data):
 
 
 def request_one_big_recv(port, data):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
         return sock.recv(65536)
 
 
 def request_one_recv(port, data):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
         return sock.recv(4)
@@ -401,7 +410,13 @@ def request_one_recv(port, data):
 
 def probe(port):
     with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        sock.settimeout(1.0)
+        code = sock.connect_ex(("127.0.0.1", port))
+    if code == 0:
+        return True
+    if code in probes.REFUSED_ERRNOS:
+        return False
+    raise OSError(code, os.strerror(code))
 
 
 def probe_connect(port):
@@ -439,7 +454,7 @@ def fetch_with_timeout(port, timeout):
 
 
 def fetch_with_timeout_none(port, timeout):
-    with socket.create_connection(("127.0.0.1", port)) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
         chunks = []
         while True:
             data = sock.recv(65536)
@@ -472,7 +487,7 @@ def fetch_with_timeout_one_recv(port, timeout):
 
 
 def exchange_lines(port, lines):
-    with socket.create_connection(("127.0.0.1", port)) as sock, \
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, \
             sock.makefile("rw", encoding="utf-8", newline="\n") as f:
         replies = []
         for line in lines:
@@ -483,7 +498,7 @@ def exchange_lines(port, lines):
 
 
 def exchange_lines_no_flush(port, lines):
-    with socket.create_connection(("127.0.0.1", port)) as sock, \
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, \
             sock.makefile("rw", encoding="utf-8", newline="\n") as f:
         replies = []
         for line in lines:
@@ -493,7 +508,7 @@ def exchange_lines_no_flush(port, lines):
 
 
 def exchange_lines_no_newline(port, lines):
-    with socket.create_connection(("127.0.0.1", port)) as sock, \
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, \
             sock.makefile("rw", encoding="utf-8", newline="\n") as f:
         replies = []
         for line in lines:
@@ -504,7 +519,7 @@ def exchange_lines_no_newline(port, lines):
 
 
 def exchange_lines_bytes(port, lines):
-    with socket.create_connection(("127.0.0.1", port)) as sock, sock.makefile("rwb") as f:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, sock.makefile("rwb") as f:
         replies = []
         for line in lines:
             f.write(line.encode() + b"\n")
@@ -514,7 +529,7 @@ def exchange_lines_bytes(port, lines):
 
 
 def exchange_lines_latin1(port, lines):
-    with socket.create_connection(("127.0.0.1", port)) as sock, \
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, \
             sock.makefile("rw", encoding="latin-1", newline="\n") as f:
         replies = []
         for line in lines:
@@ -563,22 +578,22 @@ def udp_request_returns_empty(port, data, timeout, retries):
 
 
 def send_file(port, path):
-    with socket.create_connection(("127.0.0.1", port)) as sock, open(path, "rb") as f:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, open(path, "rb") as f:
         return sock.sendfile(f)
 
 
 def send_file_text_mode(port, path):
-    with socket.create_connection(("127.0.0.1", port)) as sock, open(path) as f:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, open(path) as f:
         return sock.sendfile(f)
 
 
 def send_file_one_chunk(port, path):
-    with socket.create_connection(("127.0.0.1", port)) as sock, open(path, "rb") as f:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, open(path, "rb") as f:
         return sock.send(f.read(65536))
 
 
 def send_file_returns_none(port, path):
-    with socket.create_connection(("127.0.0.1", port)) as sock, open(path, "rb") as f:
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock, open(path, "rb") as f:
         sock.sendfile(f)
 
 

@@ -1,0 +1,591 @@
+"""Mutation testing of the reference solutions: do the tests catch the mistakes learners make?
+
+    .venv/bin/python benchmarks/mutants.py [SECTION ...] [-j N] [--survivors] [--check]
+
+For every solution region (between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) of every source
+notebook under notebooks/, the tool makes small AST mutants of the reference (a statement deleted,
+``send`` for ``sendall``, a constant off by one, a comparison flipped, an ``except`` broadened or dropped,
+a ``with`` dropped, ...) and runs each against its exercise's visible and hidden test cells, taken from
+the source notebook. A mutant is *killed* when a test cell raises or writes to stderr (nbgrader's rule
+for a failed cell), or when it overruns its deadline. Survivors are missing tests, unless no input the
+task text allows can tell them from the reference: those are listed, with a one-line reason each, in
+tests/mutants_equivalent.json and left out of the non-equivalent kill rate.
+
+Speed: nbgrader is never run per mutant. One warm Python process per notebook runs the notebook's cells
+in order (imports, examples, the reference solutions); at each exercise it forks one child per mutant
+(a subprocess re-running the notebook where there is no fork), which executes the mutated solution cell
+and the exercise's test cells under a hard deadline and is killed with its process group if it overruns.
+
+Goal (issue 11): >= 95 % of non-equivalent mutants killed in every section and >= 90 % of all mutants;
+``--check`` exits 1 below the goal (CI runs it through tests/test_mutants.py).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import difflib
+import hashlib
+import io
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
+EQUIVALENT = REPO / "tests" / "mutants_equivalent.json"
+CORRECT = REPO / "tests" / "correct_answers"
+WRONG = REPO / "tests" / "wrong_answers"
+GOAL_SECTION, GOAL_ALL = 0.95, 0.90
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+# ---------------------------------------------------------------------------------------------------
+# Mutation operators. Each site is (operator name, a function that applies the mutation in place).
+# Sites are enumerated in a fixed order, so the k-th site of a fresh parse is the same node every time.
+
+SWAPPED_METHODS = {"send": "sendall", "sendall": "send", "recv": "recv_into", "sendto": "send",
+                   "accept": "listen", "listen": "accept", "shutdown": "close", "close": "detach",
+                   "dup": "detach", "detach": "dup", "flush": "close", "readline": "read"}
+SWAPPED_NAMES = {"AF_INET": "AF_INET6", "AF_INET6": "AF_INET", "SOCK_STREAM": "SOCK_DGRAM",
+                 "SOCK_DGRAM": "SOCK_STREAM", "SHUT_WR": "SHUT_RDWR", "SHUT_RDWR": "SHUT_WR",
+                 "SO_REUSEADDR": "SO_KEEPALIVE", "TCP_NODELAY": "SO_KEEPALIVE", "MSG_PEEK": "MSG_WAITALL",
+                 "ConnectionRefusedError": "ConnectionError", "TimeoutError": "OSError",
+                 "ECONNREFUSED": "ECONNRESET", "BaseException": "Exception", "OverflowError": "ValueError",
+                 "ValueError": "OverflowError"}
+FLIPPED_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
+                   ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+FLIPPED_BINOP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+                 ast.FloorDiv: ast.Mult, ast.Pow: ast.Mult, ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr,
+                 ast.Mod: ast.FloorDiv}
+
+
+def _is_docstring(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
+
+
+def _strings_in(node: ast.AST) -> set[int]:
+    """ids of the nodes inside f-strings (error messages): mutating them only rewords an error."""
+    inside: set[int] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.JoinedStr):
+            inside.update(id(m) for m in ast.walk(n))
+    return inside
+
+
+def sites(tree: ast.Module, lines: range):
+    """Yield (operator, apply) for every mutation site whose node starts inside `lines`."""
+    skip = _strings_in(tree)
+
+    # a recv buffer size of 1 KiB or more: one byte more or less is the same program (equivalent mutants)
+    buffers = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args
+               and isinstance(n.func, ast.Attribute) and n.func.attr.startswith("recv")
+               and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, int)
+               and n.args[0].value >= 1024}
+
+    def inside(node: ast.AST) -> bool:
+        return getattr(node, "lineno", -1) in lines and id(node) not in skip
+
+    for node, replace in _walk(tree):
+        # statement lists: delete a statement; drop a `with` (keep its body); unwrap a try
+        for name in ("body", "orelse", "finalbody"):
+            body = getattr(node, name, None)
+            if not isinstance(body, list):
+                continue
+            for i, stmt in enumerate(body):
+                if not isinstance(stmt, ast.stmt) or not inside(stmt) or _is_docstring(stmt):
+                    continue
+                if not isinstance(stmt, ast.Pass):
+                    yield "delete", (lambda body=body, i=i: body.__setitem__(i, ast.Pass()))
+                if isinstance(stmt, ast.With):
+                    for j in range(len(stmt.items)):
+                        def drop_with(body=body, i=i, j=j):
+                            w = body[i]  # noqa: PLR1736 (read when the mutation is applied)
+                            chosen = w.items[j]
+                            bind = ([ast.Assign(targets=[chosen.optional_vars], value=chosen.context_expr, lineno=0)]
+                                    if chosen.optional_vars is not None else [ast.Expr(chosen.context_expr)])
+                            rest = [it for k, it in enumerate(w.items) if k != j]
+                            body[i:i + 1] = bind + ([ast.With(items=rest, body=w.body)] if rest else w.body)
+                        yield "drop_with", drop_with
+            if name == "orelse" and body and inside(body[0]) and not isinstance(node, ast.IfExp):
+                yield "drop_else", (lambda node=node: setattr(node, "orelse", []))
+        if isinstance(node, ast.Try) and inside(node):
+            for j, handler in enumerate(node.handlers):
+                t = handler.type
+                if not (isinstance(t, ast.Name) and t.id in ("Exception", "BaseException")):
+                    yield "broaden_except", (lambda h=handler: setattr(h, "type", ast.Name("Exception")))
+                if len(node.handlers) > 1 or node.finalbody:
+                    yield "drop_except", (lambda node=node, j=j: node.handlers.pop(j))
+                if isinstance(t, ast.Tuple) and len(t.elts) > 1:
+                    for k in range(len(t.elts)):
+                        yield "narrow_except", (lambda t=t, k=k: t.elts.pop(k))
+        if not inside(node):
+            continue
+        if isinstance(node, ast.Attribute):
+            if node.attr in SWAPPED_METHODS:
+                yield "method", (lambda n=node: setattr(n, "attr", SWAPPED_METHODS[n.attr]))
+            if node.attr in SWAPPED_NAMES:
+                yield "name", (lambda n=node: setattr(n, "attr", SWAPPED_NAMES[n.attr]))
+        elif isinstance(node, ast.Name) and node.id in SWAPPED_NAMES:
+            yield "name", (lambda n=node: setattr(n, "id", SWAPPED_NAMES[n.id]))
+        elif isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bool):
+                yield "bool", (lambda n=node: setattr(n, "value", not n.value))
+            elif isinstance(v, int) and id(node) not in buffers:
+                yield "const+1", (lambda n=node: setattr(n, "value", n.value + 1))
+                yield "const-1", (lambda n=node: setattr(n, "value", n.value - 1))
+            elif isinstance(v, float):
+                yield "const*2", (lambda n=node: setattr(n, "value", n.value * 2))
+                yield "const=0", (lambda n=node: setattr(n, "value", 0.0))
+            elif isinstance(v, bytes) and v:
+                yield "bytes", (lambda n=node: setattr(n, "value", n.value[:-1]))
+        elif isinstance(node, ast.Compare):
+            for k, op in enumerate(node.ops):
+                if type(op) in FLIPPED_COMPARE:
+                    yield "compare", (lambda n=node, k=k: n.ops.__setitem__(k, FLIPPED_COMPARE[type(n.ops[k])]()))
+        elif isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in FLIPPED_BINOP:
+            yield "binop", (lambda n=node: setattr(n, "op", FLIPPED_BINOP[type(n.op)]()))
+        elif isinstance(node, ast.BoolOp):
+            yield "boolop", (lambda n=node: setattr(n, "op", ast.Or() if isinstance(n.op, ast.And) else ast.And()))
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and replace:
+            yield "drop_not", (lambda n=node, replace=replace: replace(n.operand))
+        elif isinstance(node, (ast.Break, ast.Continue)) and replace:
+            yield "break_continue", (lambda n=node, replace=replace: replace(
+                ast.Continue() if isinstance(n, ast.Break) else ast.Break()))
+        elif isinstance(node, ast.Return) and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            yield "return_none", (lambda n=node: setattr(n, "value", None))
+        elif isinstance(node, ast.Call):
+            commutative = isinstance(node.func, ast.Name) and node.func.id in ("min", "max")
+            if len(node.args) >= 2 and not commutative and not any(isinstance(a, ast.Starred) for a in node.args[:2]):
+                yield "swap_args", (lambda n=node: n.args.__setitem__(slice(0, 2), n.args[1::-1][:2]))
+            for k, kw in enumerate(node.keywords):
+                if kw.arg is not None:
+                    yield "drop_keyword", (lambda n=node, k=k: n.keywords.pop(k))
+        elif isinstance(node, (ast.If, ast.While)):
+            yield "negate", (lambda n=node: setattr(n, "test", ast.UnaryOp(ast.Not(), n.test)))
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice):
+            s = node.slice
+            for part in ("lower", "upper"):
+                if getattr(s, part) is not None:
+                    yield "drop_slice", (lambda s=s, part=part: setattr(s, part, None))
+
+
+def _walk(tree: ast.AST):
+    """Every node (breadth first, like ast.walk) with a function that replaces it in its parent."""
+    todo = [(tree, None)]
+    while todo:
+        node, replace = todo.pop(0)
+        yield node, replace
+        for name, value in ast.iter_fields(node):
+            if isinstance(value, ast.AST):
+                todo.append((value, lambda new, node=node, name=name: setattr(node, name, new)))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        todo.append((item, lambda new, value=value, i=i: value.__setitem__(i, new)))
+
+
+def solution_lines(source: str) -> range | None:
+    lines = source.splitlines()
+    starts = [i + 1 for i, line in enumerate(lines) if BEGIN in line]
+    ends = [i + 1 for i, line in enumerate(lines) if END in line]
+    return range(starts[0] + 1, ends[0]) if starts and ends else None
+
+
+@dataclass
+class Mutant:
+    id: str
+    op: str
+    source: str
+    diff: str
+
+
+def mutants(grade_id: str, source: str) -> list[Mutant]:
+    """Every distinct mutant of one solution cell's region, with a stable id and a one-line diff."""
+    region = solution_lines(source)
+    if region is None:
+        return []
+    original = ast.unparse(ast.parse(source))
+    count = sum(1 for _ in sites(ast.parse(source), region))
+    seen = {original}
+    found = []
+    for k in range(count):
+        tree = ast.parse(source)
+        op, apply = list(sites(tree, region))[k]
+        apply()
+        try:
+            text = ast.unparse(ast.fix_missing_locations(tree))
+            compile(text, "<mutant>", "exec")
+        except (SyntaxError, ValueError, TypeError, AttributeError):
+            continue
+        if text in seen:
+            continue
+        seen.add(text)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+        found.append(Mutant(f"{grade_id}:{op}:{digest}", op, text, one_line_diff(original, text)))
+    return found
+
+
+def one_line_diff(before: str, after: str) -> str:
+    a, b = before.splitlines(), after.splitlines()
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            old = a[i1].strip() if i1 < i2 else ""
+            new = b[j1].strip() if j1 < j2 else "(deleted)"
+            return f"L{i1 + 1}: {old}  ->  {new}"
+    return "(no change)"
+
+
+# ---------------------------------------------------------------------------------------------------
+# The warm worker: one per notebook.
+
+
+@dataclass
+class Exercise:
+    grade_id: str
+    solution: str
+    tests: list[tuple[str, str]]  # (grade_id, source) of its graded cells, in order
+
+
+def read_notebook(path: Path):
+    """The notebook's code cells in order, as ("plain"|"solution"|"test", grade_id, source)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {}) or {}
+        if meta.get("grade"):
+            cells.append(("test", meta.get("grade_id", ""), cell.source))
+        elif meta.get("solution"):
+            cells.append(("solution", meta.get("grade_id", ""), cell.source))
+        else:
+            cells.append(("plain", meta.get("grade_id", ""), cell.source))
+    return cells
+
+
+def run_cells(ns: dict, sources, stderr_fd: int) -> str | None:
+    """Run test cells like nbgrader grades them: None if all pass, else why the first one failed."""
+    for gid, source in sources:
+        try:
+            exec(compile(source, f"<{gid}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
+        except BaseException as exc:  # noqa: BLE001  (a mutant may raise anything, SystemExit included)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return f"{gid}: {type(exc).__name__}: {first[:100]}"
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        if os.fstat(stderr_fd).st_size:
+            os.lseek(stderr_fd, 0, os.SEEK_SET)
+            text = os.read(stderr_fd, 200).decode(errors="replace").strip().splitlines()
+            return f"{gid}: wrote to stderr: {(text or [''])[-1][:100]}"
+    return None
+
+
+def child(ns: dict, exercise: Exercise, source: str, out_fd: int) -> None:
+    """In the forked child: run the mutated solution and the tests; report on out_fd; never return."""
+    verdict = {"killed": True, "why": "crashed"}
+    try:
+        os.setpgid(0, 0)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        err = tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
+        os.dup2(err.fileno(), 2)
+        sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), write_through=True)
+        sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), write_through=True)
+        try:
+            exec(compile(source, f"<{exercise.grade_id}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
+        except BaseException as exc:  # noqa: BLE001
+            why = f"{exercise.grade_id}: the solution cell raised {type(exc).__name__}"
+        else:
+            why = run_cells(ns, exercise.tests, err.fileno())
+        verdict = {"killed": why is not None, "why": why or ""}
+    finally:
+        with contextlib.suppress(Exception):
+            os.write(out_fd, json.dumps(verdict).encode())
+        os._exit(0)
+
+
+def run_mutants(ns: dict, exercise: Exercise, todo: list[Mutant], jobs: int, timeout: float, notebook: Path,
+                ) -> list[dict]:
+    """Run each mutant in a forked child, `jobs` at a time, each within `timeout` seconds."""
+    results = []
+    queue = list(todo)
+    running: dict[int, tuple[Mutant, float, int, bytearray]] = {}
+    while queue or running:
+        while queue and len(running) < jobs:
+            m = queue.pop(0)
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(r)
+                child(ns, exercise, m.source, w)
+            os.close(w)
+            running[pid] = (m, time.monotonic(), r, bytearray())
+        fds = {entry[2]: pid for pid, entry in running.items()}
+        ready, _, _ = select.select(list(fds), [], [], 0.02)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            running[fds[fd]][3].extend(chunk)
+        for pid, (m, start, fd, buf) in list(running.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            overran = not done and time.monotonic() - start > timeout
+            if overran:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            if not (done or overran):
+                continue
+            with contextlib.suppress(OSError):
+                while True:
+                    more = os.read(fd, 65536)
+                    if not more:
+                        break
+                    buf.extend(more)
+            os.close(fd)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # anything the mutant left running in its group
+            del running[pid]
+            if overran:
+                verdict = {"killed": True, "why": f"overran its {timeout:.0f} s deadline"}
+            else:
+                try:
+                    verdict = json.loads(bytes(buf).decode() or "{}")
+                except ValueError:
+                    verdict = {}
+                if "killed" not in verdict:
+                    verdict = {"killed": True, "why": f"the process died (status {status})"}
+            results.append({"id": m.id, "op": m.op, "diff": m.diff, "exercise": exercise.grade_id,
+                            "seconds": round(time.monotonic() - start, 3), **verdict})
+    return results
+
+
+def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: bool = False) -> dict:
+    """Run every mutant of one notebook; return the results (JSON-ready)."""
+    cells = read_notebook(path)
+    os.chdir(path.parent)
+    ns: dict = {"__name__": "__main__"}
+    report: dict = {"notebook": str(path.relative_to(REPO)), "section": path.parent.name, "exercises": []}
+    saved_out, saved_err = sys.stdout, sys.stderr
+    i = 0
+    while i < len(cells):
+        kind, gid, source = cells[i]
+        i += 1
+        if kind == "test":
+            continue
+        sys.stdout = io.StringIO()  # the examples' prints
+        try:
+            exec(compile(source, f"<{gid or 'cell'}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
+        finally:
+            sys.stdout = saved_out
+        if kind != "solution":
+            continue
+        tests = []
+        while i < len(cells) and cells[i][0] == "test":
+            tests.append((cells[i][1], cells[i][2]))
+            i += 1
+        exercise = Exercise(gid, source, tests)
+        if only and gid not in only:
+            continue
+        start = time.monotonic()
+        reference = [Mutant(f"{gid}:reference", "reference", source, "")]
+        ref = run_mutants(ns, exercise, reference, 1, timeout * 3, path)[0]
+        if ref["killed"]:  # once more: a busy machine can make one timing check fail
+            ref = run_mutants(ns, exercise, reference, 1, timeout * 3, path)[0]
+        ref_seconds = time.monotonic() - start
+        entry = {"grade_id": gid, "reference_seconds": round(ref_seconds, 2), "results": []}
+        if ref["killed"]:
+            entry["error"] = f"the reference fails its own tests: {ref['why']}"
+        else:
+            deadline = max(timeout, 3 * ref_seconds + 2)
+            entry["results"] = run_mutants(ns, exercise, mutants(gid, source), jobs, deadline, path)
+            # the correct answers in other styles must pass (no false negatives), fast
+            answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "correct", p.read_text(), p.name)
+                       for p in sorted((CORRECT / path.parent.name).glob(f"{gid}__*.py"))]
+            entry["correct"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
+            if wrong:  # and the registered wrong answers must fail (a quick look before the honesty run)
+                answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "wrong", p.read_text(), p.name)
+                           for p in sorted((WRONG / path.parent.name).glob(f"{gid}__*.py"))]
+                entry["wrong"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
+        report["exercises"].append(entry)
+    sys.stdout, sys.stderr = saved_out, saved_err
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------
+# The driver: workers in parallel, the report, the goal.
+
+
+def sections(names: list[str]) -> list[Path]:
+    found = sorted(p for p in NOTEBOOKS.glob("[0-9]*/*.ipynb") if not p.name.startswith("."))
+    if names:
+        found = [p for p in found if p.parent.name in names or p.parent.name.split("_", 1)[-1] in names]
+    return found
+
+
+def load_equivalent() -> dict[str, str]:
+    return json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    killed_equivalent: int = 0
+    survivors: list = field(default_factory=list)
+
+    def add(self, result: dict, section: str, equivalent: dict[str, str]) -> None:
+        key = f"{section}/{result['id']}"
+        self.total += 1
+        self.killed += result["killed"]
+        if key in equivalent:
+            self.equivalent += 1
+            self.killed_equivalent += result["killed"]
+        elif not result["killed"]:
+            self.survivors.append((key, result["diff"]))
+
+    @property
+    def rate_all(self) -> float:
+        return self.killed / self.total if self.total else 1.0
+
+    @property
+    def rate_non_equivalent(self) -> float:
+        n = self.total - self.equivalent
+        return (self.killed - self.killed_equivalent) / n if n else 1.0
+
+
+def spawn(path: Path, args) -> tuple:
+    """A worker for one notebook; its output goes to temporary files (a pipe could fill and block it)."""
+    cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
+    cmd += ["--wrong"] if args.wrong else []
+    for gid in args.exercise or ():
+        cmd += ["--exercise", gid]
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
+    proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, start_new_session=True)
+    return proc, out, err
+
+
+def run_all(paths: list[Path], args) -> list[dict]:
+    # the biggest notebooks first: the run takes as long as its longest notebook, so start that one early
+    reports, pending, running = [], sorted(paths, key=lambda p: -p.stat().st_size), []
+    while pending or running:
+        while pending and len(running) < args.notebooks:
+            path = pending.pop(0)
+            running.append((path, *spawn(path, args)))
+        while all(proc.poll() is None for _, proc, _, _ in running):
+            time.sleep(0.05)  # polling a few worker processes
+        k = next(k for k, (_, proc, _, _) in enumerate(running) if proc.poll() is not None)
+        path, proc, out, err = running.pop(k)
+        out.seek(0)
+        err.seek(0)
+        lines = out.read().decode(errors="replace").splitlines()
+        if proc.returncode != 0 or not lines:
+            reports.append({"notebook": str(path.relative_to(REPO)), "section": path.parent.name,
+                            "error": err.read().decode(errors="replace")[-2000:] or f"exit {proc.returncode}",
+                            "exercises": []})
+        else:
+            reports.append(json.loads(lines[-1]))
+        out.close()
+        err.close()
+    return sorted(reports, key=lambda r: r["notebook"])
+
+
+def report(reports: list[dict], equivalent: dict[str, str], show_survivors: bool, out=sys.stdout) -> bool:
+    """Print kill rates and survivors; True when the goal is met."""
+    ok = True
+    overall = Tally()
+    used = set()
+    for rep in reports:
+        section = rep["section"]
+        tally = Tally()
+        print(f"\n{rep['notebook']}", file=out)
+        if rep.get("error"):
+            print(f"  ERROR: {rep['error']}", file=out)
+            ok = False
+        for ex in rep["exercises"]:
+            t = Tally()
+            for result in ex["results"]:
+                for target in (t, tally, overall):
+                    target.add(result, section, equivalent)
+                used.add(f"{section}/{result['id']}")
+            if ex.get("error"):
+                print(f"  {ex['grade_id']:28} ERROR: {ex['error']}", file=out)
+                ok = False
+                continue
+            print(f"  {ex['grade_id']:28} {t.killed:4}/{t.total:<4} killed  {100 * t.rate_all:5.1f} %"
+                  f"  non-equivalent {100 * t.rate_non_equivalent:5.1f} %  ({len(t.survivors)} survive,"
+                  f" {t.equivalent} equivalent, reference {ex['reference_seconds']:.2f} s)", file=out)
+            for answer in ex.get("wrong", []):
+                if not answer["killed"]:
+                    print(f"      WRONG ANSWER PASSES: {answer['diff']}", file=out)
+            for answer in ex.get("correct", []):
+                if answer["killed"]:
+                    ok = False
+                    print(f"      FALSE NEGATIVE: the correct answer {answer['diff']} fails: {answer['why']}",
+                          file=out)
+            if show_survivors:
+                for key, diff in t.survivors:
+                    print(f"      survivor {key}  {diff}", file=out)
+        met = tally.rate_non_equivalent >= GOAL_SECTION
+        ok &= met
+        print(f"  section {section}: {tally.killed}/{tally.total} killed ({100 * tally.rate_all:.1f} %), "
+              f"non-equivalent {100 * tally.rate_non_equivalent:.1f} % "
+              f"({tally.equivalent} equivalent) {'ok' if met else f'BELOW the {GOAL_SECTION:.0%} goal'}", file=out)
+    met_all = overall.rate_all >= GOAL_ALL
+    ok &= met_all
+    print(f"\nall sections: {overall.killed}/{overall.total} killed ({100 * overall.rate_all:.1f} %), "
+          f"non-equivalent {100 * overall.rate_non_equivalent:.1f} %, {overall.equivalent} equivalent, "
+          f"{len(overall.survivors)} survivors {'ok' if met_all else f'BELOW the {GOAL_ALL:.0%} goal'}", file=out)
+    stale = sorted(k for k in equivalent if k.split("/")[0] in {r["section"] for r in reports} and k not in used
+                   and k.split(":")[0].split("/")[1] in {e["grade_id"] for r in reports for e in r["exercises"]})
+    if stale:
+        print(f"equivalent-list entries that match no mutant any more (remove them): {stale}", file=out)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sections", nargs="*", help="section folders (e.g. 03_server or server); default: all")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants run at once per notebook (default 2)")
+    parser.add_argument("--notebooks", type=int, default=3, help="notebooks worked on at once (default 3)")
+    parser.add_argument("--timeout", type=float, default=6.0, help="least deadline per mutant, seconds")
+    parser.add_argument("--exercise", action="append", help="only this solution grade_id (repeatable)")
+    parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
+    parser.add_argument("--check", action="store_true", help="exit 1 below the goal")
+    parser.add_argument("--wrong", action="store_true", help="also run tests/wrong_answers (each must fail)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        rep = worker(args.worker.resolve(), args.jobs, args.timeout, set(args.exercise or ()), args.wrong)
+        sys.__stdout__.write(json.dumps(rep) + "\n")
+        sys.__stdout__.flush()
+        os._exit(0)  # leave without waiting for anything the notebook's examples left behind
+    if not hasattr(os, "fork"):
+        print("mutants: needs os.fork (Linux or macOS)", file=sys.stderr)
+        return 2
+    paths = sections(args.sections)
+    if not paths:
+        print(f"mutants: no notebooks match {args.sections}", file=sys.stderr)
+        return 2
+    start = time.monotonic()
+    reports = run_all(paths, args)
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=1))
+    ok = report(reports, load_equivalent(), args.survivors or not args.check)
+    print(f"run time {time.monotonic() - start:.1f} s ({args.notebooks} notebooks x {args.jobs} mutants at once)")
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

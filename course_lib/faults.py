@@ -1,0 +1,401 @@
+"""Faults that loopback never produces by itself, injected into the learner's socket calls.
+
+Why this module exists: on loopback ``send()`` sends everything, the only error a test meets is the
+one it provokes, and every errno is Linux's. Learner code that calls ``send`` where ``sendall`` is
+needed, catches every error where it should catch one, or compares ``exc.errno`` with 111 passes such
+tests by luck (mutation testing, ``benchmarks/mutants.py``, found these survivors class by class).
+Each context manager here changes how socket calls behave *for the learner's code only*, for the
+duration of one check:
+
+- :func:`short_sends`: every ``send()`` sends at most half of its data (``sendall`` still sends all);
+- :func:`inject`: a socket method raises a given error (a refusal, a reset, an unreachable host...),
+  so a handler is tried with more than the one kind of error a real peer produces;
+- :func:`refuse_family`: creating a socket of a family fails, as on a machine without IPv6;
+- :func:`pretend_errnos`: errno numbers as on macOS or Windows (``errno.ECONNREFUSED`` is 61 or
+  10061, and the errors the learner's socket calls raise carry those numbers), so a hard-coded Linux
+  number fails on the grading machine too;
+- :func:`record_sleeps`: the delays passed to ``time.sleep`` (backoff schedules);
+- :func:`check_cleans_up`: a call that fails part-way must propagate the error and close what it opened;
+- :func:`assert_exact`: equal is not enough: ``1`` is not ``True``.
+
+"The learner's code" is decided per call from the stack: the nearest caller outside the standard
+library is either in ``course_lib`` (the harness: its peers and checks are never faulted) or not (the
+learner). So ``socket.create_connection`` called by the learner is faulted, the reference server's
+``accept`` is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import socket
+import sys
+import time
+
+from . import probes
+
+__all__ = [
+    "PLATFORM_ERRNOS",
+    "assert_exact",
+    "check_cleans_up",
+    "inject",
+    "pretend_errnos",
+    "record_sleeps",
+    "refuse_family",
+    "short_sends",
+    "unresponsive_address",
+    "watch",
+    "watch_timeouts",
+]
+
+_COURSE_LIB = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+_INSTALLED = re.compile(r"[\\/](site|dist)-packages[\\/]")
+
+
+def called_by_learner(depth: int = 2) -> bool:
+    """True if the nearest caller outside the standard library is neither course_lib nor an installed
+    package (the kernel's own threads, which sleep and use sockets too, run code from site-packages)."""
+    frame = sys._getframe(depth)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(_COURSE_LIB) or _INSTALLED.search(name):
+            return False
+        if not name.startswith(_STDLIB):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def _override(cls, name: str, value):
+    """Set cls.name for the block; afterwards the class has exactly what it had before."""
+    had = name in vars(cls)
+    old = vars(cls).get(name)
+    setattr(cls, name, value)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(cls, name, old)
+        else:
+            delattr(cls, name)
+
+
+@contextlib.contextmanager
+def short_sends():
+    """Every ``send()`` the learner's code makes sends at most half of its data (at least 1 byte).
+
+    Why: the documentation allows ``send`` to send less than it was given; on loopback it almost
+    never does, so ``send`` where ``sendall`` is needed passes every test. Here it always does.
+    ``sendall`` (which loops inside the C library) is unaffected. Yields a counter of short sends.
+    """
+    real = socket.socket.send
+    made = [0]
+
+    def send(self, data, flags=0):
+        if called_by_learner():
+            try:
+                view = memoryview(data).cast("B")
+            except TypeError:
+                return real(self, data, flags)
+            if len(view) > 1:
+                made[0] += 1
+                return real(self, view[:len(view) // 2], flags)
+        return real(self, data, flags)
+
+    with _override(socket.socket, "send", send):
+        yield made
+
+
+class Injected:
+    """What :func:`inject` saw: ``calls`` (the learner's calls of the method) and ``raised``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.raised = 0
+
+
+@contextlib.contextmanager
+def inject(method: str, error, *, after: int = 0, times: int | None = None, when=None):
+    """Make the learner's ``sock.<method>(...)`` raise ``error``.
+
+    ``error`` is an exception, or a callable ``(sock, args) -> exception``; ``after`` lets that many
+    calls through first, ``times`` limits how many calls fail, ``when(sock, args)`` selects calls.
+    For ``connect_ex`` an OSError becomes its return value, as the real call does.
+
+    Why: a handler written for one error is only tested by that error unless others are injected:
+    ``except Exception`` and ``except OSError`` both pass a test that only ever refuses.
+    """
+    real = getattr(socket.socket, method)
+    seen = Injected()
+
+    def faulty(self, *args, **kwargs):
+        if called_by_learner() and (when is None or when(self, args)):
+            seen.calls += 1
+            if seen.calls > after and (times is None or seen.raised < times):
+                seen.raised += 1
+                exc = error(self, args) if callable(error) and not isinstance(error, BaseException) else error
+                if method == "connect_ex" and isinstance(exc, OSError) and exc.errno is not None:
+                    return exc.errno
+                raise exc
+        return real(self, *args, **kwargs)
+
+    with _override(socket.socket, method, faulty):
+        yield seen
+
+
+@contextlib.contextmanager
+def refuse_family(*families: int, code: int = errno.EAFNOSUPPORT):
+    """Creating a socket of one of ``families`` fails with OSError(code), as where it is missing.
+
+    Why: the grading machine has IPv6 and AF_UNIX; a learner's machine may not. Code that should
+    skip an address family it cannot create is only tested where creating one fails.
+    """
+    real = socket.socket.__init__
+
+    def init(self, family=-1, type=-1, proto=-1, fileno=None):
+        if fileno is None and family in families and called_by_learner():
+            raise OSError(code, os.strerror(code))
+        real(self, family, type, proto, fileno)
+
+    with _override(socket.socket, "__init__", init):
+        yield
+
+
+#: errno numbers of other platforms for the names socket code meets (CPython's errno module on
+#: Windows maps the socket names to the WSA codes: errno.ECONNREFUSED is 10061 there).
+PLATFORM_ERRNOS = {
+    "darwin": {
+        "EAGAIN": 35, "EWOULDBLOCK": 35, "EINPROGRESS": 36, "EALREADY": 37, "ENOTSOCK": 38,
+        "EAFNOSUPPORT": 47, "EADDRINUSE": 48, "EADDRNOTAVAIL": 49, "ENETDOWN": 50, "ENETUNREACH": 51,
+        "ECONNABORTED": 53, "ECONNRESET": 54, "EISCONN": 56, "ENOTCONN": 57, "ESHUTDOWN": 58,
+        "ETIMEDOUT": 60, "ECONNREFUSED": 61, "EHOSTDOWN": 64, "EHOSTUNREACH": 65,
+    },
+    "win32": {
+        "EWOULDBLOCK": 10035, "EINPROGRESS": 10036, "EALREADY": 10037, "ENOTSOCK": 10038,
+        "EAFNOSUPPORT": 10047, "EADDRINUSE": 10048, "EADDRNOTAVAIL": 10049, "ENETDOWN": 10050,
+        "ENETUNREACH": 10051, "ECONNABORTED": 10053, "ECONNRESET": 10054, "EISCONN": 10056,
+        "ENOTCONN": 10057, "ESHUTDOWN": 10058, "ETIMEDOUT": 10060, "ECONNREFUSED": 10061,
+        "EHOSTDOWN": 10064, "EHOSTUNREACH": 10065,
+    },
+}
+_WSA_NAMES = {f"WSA{name}": code for name, code in PLATFORM_ERRNOS["win32"].items()}
+_PROBE_SETS = {
+    "REFUSED_ERRNOS": ("ECONNREFUSED", "WSAECONNREFUSED"),
+    "RESET_ERRNOS": ("ECONNRESET", "ECONNABORTED", "EPIPE", "ESHUTDOWN", "WSAECONNRESET",
+                     "WSAECONNABORTED", "WSAESHUTDOWN"),
+    "UNREACHABLE_ERRNOS": ("ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EHOSTDOWN", "WSAENETUNREACH",
+                           "WSAEHOSTUNREACH", "WSAENETDOWN", "WSAEHOSTDOWN"),
+    "ADDRINUSE_ERRNOS": ("EADDRINUSE", "WSAEADDRINUSE", "WSAEACCES"),
+    "TIMEOUT_ERRNOS": ("ETIMEDOUT", "WSAETIMEDOUT"),
+    "WOULDBLOCK_ERRNOS": ("EAGAIN", "EWOULDBLOCK", "EINPROGRESS", "EALREADY", "WSAEWOULDBLOCK",
+                          "WSAEINPROGRESS", "WSAEALREADY"),
+}
+_TRANSLATED = ("connect", "connect_ex", "bind", "listen", "accept", "send", "sendall", "sendto",
+               "recv", "recv_into", "recvfrom", "shutdown")
+
+
+@contextlib.contextmanager
+def pretend_errnos(platform: str):
+    """errno numbers as on ``platform`` ("darwin" or "win32") for the learner's code.
+
+    Inside the block ``errno.ECONNREFUSED`` (and the other socket names) have that platform's values,
+    ``course_lib.probes``' errno sets are rebuilt from them, and the errors the learner's socket calls
+    raise (and ``connect_ex`` returns) carry the platform's numbers, with the same exception class.
+
+    Why: "compare through errno symbols, never numbers" cannot be tested on the grading machine,
+    where the symbol and Linux's number agree; on a pretend Mac they do not.
+    """
+    table = dict(PLATFORM_ERRNOS[platform])
+    if platform == "win32":
+        table.update(_WSA_NAMES)
+    linux_to_other = {getattr(errno, name): code for name, code in table.items() if hasattr(errno, name)}
+
+    def translate(code):
+        return linux_to_other.get(code, code)
+
+    saved_errno = {name: getattr(errno, name, None) for name in table}
+    saved_sets = {name: getattr(probes, name) for name in _PROBE_SETS}
+    saved_codes = dict(errno.errorcode)
+    with contextlib.ExitStack() as stack:
+        stack.callback(_restore_errnos, saved_errno, saved_sets, saved_codes)
+        for name, code in table.items():
+            setattr(errno, name, code)
+        errno.errorcode.clear()
+        errno.errorcode.update({code: name for name, code in table.items()})
+        errno.errorcode.update({code: name for code, name in saved_codes.items() if code not in errno.errorcode
+                                and name not in table})
+        for name, names in _PROBE_SETS.items():
+            setattr(probes, name, frozenset(getattr(errno, n) for n in names if getattr(errno, n, None)))
+        for method in _TRANSLATED:
+            real = getattr(socket.socket, method)
+
+            def translated(self, *args, _real=real, _method=method, **kwargs):
+                if not called_by_learner():
+                    return _real(self, *args, **kwargs)
+                try:
+                    result = _real(self, *args, **kwargs)
+                except OSError as exc:
+                    if exc.errno is None or translate(exc.errno) == exc.errno:
+                        raise
+                    new = type(exc)(translate(exc.errno), exc.strerror)
+                    raise new.with_traceback(exc.__traceback__) from None
+                return translate(result) if _method == "connect_ex" else result
+
+            stack.enter_context(_override(socket.socket, method, translated))
+        yield
+
+
+def _restore_errnos(saved_errno: dict, saved_sets: dict, saved_codes: dict) -> None:
+    for name, value in saved_errno.items():
+        if value is None:
+            delattr(errno, name)
+        else:
+            setattr(errno, name, value)
+    errno.errorcode.clear()
+    errno.errorcode.update(saved_codes)
+    for name, value in saved_sets.items():
+        setattr(probes, name, value)
+
+
+@contextlib.contextmanager
+def watch(*methods: str, look=lambda sock: sock.gettimeout()):
+    """Record ``look(sock)`` each time the learner's code calls ``sock.<method>`` for one of ``methods``.
+
+    The default records ``sock.gettimeout()``. Why: a client without a timeout works on loopback,
+    where every server answers, and hangs for ever on the first one that does not; whether a timeout
+    was set is visible at once, without waiting for it to expire. Likewise the type of the sockets a
+    function binds is visible at ``bind``, though it closes them before returning. Yields a list.
+    """
+    seen: list = []
+    with contextlib.ExitStack() as stack:
+        for method in methods:
+            real = getattr(socket.socket, method)
+
+            def watched(self, *args, _real=real, **kwargs):
+                if called_by_learner():
+                    seen.append(look(self))
+                return _real(self, *args, **kwargs)
+
+            stack.enter_context(_override(socket.socket, method, watched))
+        yield seen
+
+
+def watch_timeouts(*methods: str):
+    """:func:`watch` for timeouts: None in the list means a call that could block for ever."""
+    return watch(*methods)
+
+
+@contextlib.contextmanager
+def record_sleeps():
+    """Record the seconds the learner's code passes to ``time.sleep`` (it still sleeps).
+
+    Why: a backoff schedule ("double the delay each time") is a promise about the delays; counting
+    attempts within a time budget cannot tell doubling from tripling, the delays can. Yields a list.
+    """
+    real = time.sleep
+    delays: list = []
+
+    def sleep(seconds):
+        if called_by_learner():
+            delays.append(seconds)
+        real(seconds)
+
+    time.sleep = sleep
+    try:
+        yield delays
+    finally:
+        time.sleep = real
+
+
+def assert_exact(got, want, what: str) -> None:
+    """``got == want`` *and* the same types all the way down (lists, tuples, dicts): 1 is not True.
+
+    Why: ``1 == True`` and ``{"on": 1} == {"on": True}``, so an equality test lets a function
+    return the raw number where the task asks for a bool.
+    """
+    def same(a, b) -> bool:
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return a == b
+
+    if not same(got, want):
+        raise AssertionError(f"{what}: expected {want!r}, got {got!r}"
+                             + (" (equal, but of other types: return exactly these types)"
+                                if got == want else ""))
+
+
+def check_cleans_up(fn, *args, method: str, error: OSError, what: str, **kwargs):
+    """Run ``fn(*args)`` while the learner's ``sock.<method>`` fails with ``error``.
+
+    The error must propagate (the same exception, not swallowed, not replaced) and no socket may be
+    left open or left for the garbage collector. Why: error paths are where ``close()`` is forgotten,
+    and on loopback they never run unless a failure is injected.
+    """
+    from .resources import assert_no_fd_leak, record_unclosed
+
+    with record_unclosed() as unclosed, assert_no_fd_leak(what), inject(method, error, **kwargs) as seen:
+        try:
+            got = fn(*args)
+        except OSError as exc:
+            # drop the learner's frames now, so a socket they still hold is closed (and reported) here
+            exc.__traceback__ = error.__traceback__ = None
+            if exc is not error and exc.errno != error.errno:
+                raise AssertionError(f"{what}: when {method}() failed with {error!r}, it raised "
+                                     f"{exc!r} instead of letting that error propagate") from None
+        else:
+            with contextlib.suppress(Exception):
+                if isinstance(got, tuple):
+                    for item in got:
+                        if isinstance(item, socket.socket):
+                            item.close()
+                elif isinstance(got, socket.socket):
+                    got.close()
+            raise AssertionError(f"{what}: {method}() failed with {error!r}, but it returned "
+                                 f"{got!r} instead of letting the error propagate")
+    if not seen.raised:
+        raise AssertionError(f"{what} never called {method}()")
+    dropped = unclosed.sockets()
+    if dropped:
+        raise AssertionError(f"{what}: when {method}() failed it left the socket for the garbage "
+                             f"collector to close ({dropped[0]}); close it before re-raising "
+                             f"(`with`, or try/except that closes and re-raises)")
+
+
+@contextlib.contextmanager
+def unresponsive_address():
+    """A loopback (host, port) where connect() is neither accepted nor refused, so it times out.
+
+    A listener with a backlog of 0 whose queue is already full: Linux then drops further SYNs, so
+    a connect waits (``connect_ex`` with a timeout returns EAGAIN, ``connect`` raises TimeoutError).
+    Yields None where the platform refuses or accepts instead (the caller skips that case).
+
+    Why: only a peer that does not answer shows whether a timeout is set before ``connect``;
+    loopback answers at once, refused or accepted.
+    """
+    waits = probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS
+    fillers: list = []
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        try:
+            code = 0
+            for _ in range(8):
+                filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                fillers.append(filler)
+                filler.settimeout(0.05)
+                code = filler.connect_ex(address)
+                if code != 0:
+                    break
+            yield address if code in waits else None
+        finally:
+            for filler in fillers:
+                filler.close()

@@ -1,0 +1,13 @@
+# mistake: returns getsockopt's raw numbers (1 and 0) where the task asks for True and False
+def tune(sock, rcvbuf):
+    """Set SO_REUSEADDR, SO_RCVBUF (and TCP_NODELAY on TCP); return the values read back."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    is_tcp = sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6)
+    if is_tcp:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return {
+        "reuseaddr": sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR),
+        "nodelay": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) if is_tcp else None,
+        "rcvbuf": sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+    }

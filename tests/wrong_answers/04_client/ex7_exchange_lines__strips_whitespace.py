@@ -1,0 +1,11 @@
+# mistake: strip() removes the spaces and tabs that belong to a reply line, not only its newline
+def exchange_lines(port, lines):
+    """Send each str in `lines` as a line to 127.0.0.1:port; return the reply lines (str, UTF-8)."""
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=2.0) as sock, \
+            sock.makefile("rw", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line + "\n")
+            f.flush()
+            replies.append(f.readline().strip())
+    return replies

@@ -1,0 +1,13 @@
+# mistake: retries on every OSError, so an error that is not a lost datagram (a reset) is hidden
+def udp_request(port, data, timeout, retries):
+    """Send `data` to UDP 127.0.0.1:port and return the reply, retrying up to `retries` times on timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _attempt in range(retries + 1):
+            sock.sendto(data, ("127.0.0.1", port))
+            try:
+                reply, _address = sock.recvfrom(65535)
+            except OSError:
+                continue
+            return reply
+    raise TimeoutError("no reply")

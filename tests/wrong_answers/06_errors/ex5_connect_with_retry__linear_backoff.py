@@ -1,0 +1,15 @@
+# mistake: the delay grows by first_delay each time (10, 20, 30 ms) instead of doubling (10, 20, 40 ms)
+def connect_with_retry(address, budget, first_delay=0.01):
+    """Connect to address, retrying refusals with exponential backoff for at most `budget` seconds."""
+    deadline = time.monotonic() + budget
+    delay = first_delay
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return socket.create_connection(address, timeout=max(remaining, 0.01))
+        except ConnectionRefusedError:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise
+            time.sleep(min(delay, remaining))
+            delay += first_delay
