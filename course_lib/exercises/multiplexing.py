@@ -383,7 +383,7 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
     port (catches "writable means connected" without SO_ERROR), and a
     connect that is never answered, where the platform can make one.
     """
-    t = scaled(0.3) if timeout is None else timeout
+    t = scaled(0.2) if timeout is None else timeout
     what = f"connect_nonblocking(address, {t:g})"
     expected = "a connected socket, still non-blocking"
     hint = ("setblocking(False); err = connect_ex(address); wait with "
@@ -859,6 +859,7 @@ class _TlsEcho(Peer):
                 self._wait(tls, read=False, write=True)
 
     def _connection(self, conn) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
         conn.setblocking(False)
         try:
             tls = self.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
