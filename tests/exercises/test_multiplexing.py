@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import selectors
 import socket
+import sys
 from pathlib import Path
 
 import nbformat
@@ -89,6 +90,12 @@ def test_wrong_answer_fails_naming_the_mistake(fixture):
     wrong = define((WRONG / f"{fixture}.py").read_text(), name)
     visible, pattern = MISTAKES[fixture]
     if fixture.endswith("waits_without_timeout"):
+        if sys.gettrace() is not None and sys.version_info < (3, 12):
+            # The harness interrupts the abandoned call, which stays blocked in select() until the
+            # kernel gives up the connect; meanwhile CPython 3.11 under a tracer (coverage) stalls
+            # every thread at its next call. Ungraded kernels have no tracer: the honesty harness
+            # runs this fixture.
+            pytest.skip("an interrupt pending for a thread blocked in C stalls traced 3.11")
         with mux.unanswered_address() as address:
             if address is None:
                 pytest.skip("this platform answers a full backlog: no pending connect to time out")
