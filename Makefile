@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test venv release bench clean diagrams
+.PHONY: lab test lint coverage venv release bench clean diagrams
 
 venv: $(STAMP)
 
@@ -22,6 +22,15 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the code's habits: ruff (style, bugbear, no time.sleep without a reason) and mypy over course_lib
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# branch coverage of the harness, apart from the timed suite (a tracer changes timings)
+coverage: $(STAMP)
+	$(BIN)/python -m pytest --cov=course_lib --cov-branch --cov-report=term tests/course_lib tests/exercises
 
 release: $(STAMP)
 	$(BIN)/socket-course release --out release

@@ -36,8 +36,8 @@ def main(runs: int = 7) -> None:
     print(f"median of {runs} runs, milliseconds")
     print(f"{'check':32} {'visible':>9} {'with edge cases':>16}")
     for check, answer in CASES:
-        basic = median_ms(lambda: check(*answer, edge_cases=False), runs)
-        full = median_ms(lambda: check(*answer, edge_cases=True), runs)
+        basic = median_ms(lambda check=check, answer=answer: check(*answer, edge_cases=False), runs)
+        full = median_ms(lambda check=check, answer=answer: check(*answer, edge_cases=True), runs)
         print(f"{check.__name__:32} {basic:9.1f} {full:16.1f}")
 
 

@@ -483,7 +483,7 @@ def run_all(paths: list[Path], args) -> list[dict]:
             path = pending.pop(0)
             running.append((path, *spawn(path, args)))
         while all(proc.poll() is None for _, proc, _, _ in running):
-            time.sleep(0.05)  # polling a few worker processes
+            time.sleep(0.05)  # noqa: TID251 - sleep-ok: polling a few worker processes
         k = next(k for k, (_, proc, _, _) in enumerate(running) if proc.poll() is not None)
         path, proc, out, err = running.pop(k)
         out.seek(0)

@@ -605,14 +605,14 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
         try:
             for i in range(n):
                 eps.append(connect(address, transcript, f"client {i + 1}", deadline=dl))
-            for ep, msg in zip(eps, payloads):
+            for ep, msg in zip(eps, payloads, strict=True):
                 try:
                     ep.sendall(msg)
                 except ConnectionError:  # the server already closed this one: judged below
                     ep.eof = True
             got = _gather(eps, [len(p) for p in payloads], dl)
-            done = sum(g == p for g, p in zip(got, payloads))
-            for k, (ep, g, p) in enumerate(zip(eps, got, payloads)):
+            done = sum(g == p for g, p in zip(got, payloads, strict=False))
+            for k, (ep, g, p) in enumerate(zip(eps, got, payloads, strict=False)):
                 echoed = _echoed(listener, k)
                 if ep.eof and (_cut_short(p, g) or 0 < echoed < len(p)):
                     raise _partial_echo(f"client {k + 1}", p, g, transcript, echoed)
@@ -1355,7 +1355,7 @@ def _check_send_msg(send_msg, payloads, shaped, deadline) -> None:
         try:
             ep = Endpoint(b, transcript, "reader", deadline=Deadline(_seconds(deadline)))
 
-            def read_frame(ep):
+            def read_frame(ep, want=want, payload=payload):
                 header = ep.recv_exactly(4, what="the 4-byte length header")
                 if header != want:
                     return header
@@ -1430,7 +1430,7 @@ def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
 
 
 def _compare_messages(results, payloads, what, transcript) -> None:
-    for i, (got, payload) in enumerate(zip(results, payloads)):
+    for i, (got, payload) in enumerate(zip(results, payloads, strict=False)):
         if got != payload:
             over = ("" if not isinstance(got, (bytes, bytearray)) or len(got) <= len(payload)
                     else " It returned more than one frame's worth: read exactly the "
@@ -1488,7 +1488,7 @@ def check_recv_exactly(recv_exactly_into, *, edge_cases: bool = True,
             outer = bytearray(b"#" * (len(data) + 8))
             buf = memoryview(outer)[4:4 + len(data)] if kind == "slice" else bytearray(len(data))
             _learner_io(recv_exactly_into, (a, buf), what, transcript, deadline, ep,
-                        lambda ep: ep.sendall(data + b"NEXT"))
+                        lambda ep, data=data: ep.sendall(data + b"NEXT"))
             filled = bytes(buf)
             if filled != data:
                 raise _fail(f"{what} did not fill the {len(data)}-byte buffer with the bytes "

@@ -194,7 +194,8 @@ def svg(transcript: Transcript, max_steps: int = 40, title: str = "") -> str:
     gap = min(max(140, widest * _CHAR + 40), 360) if len(names) <= 3 else 110
     x = {name: 80 + i * gap for i, name in enumerate(names)}
     learner = {counterpart(s) for s in dict.fromkeys(e.side for e in transcript.events)}
-    rows = len(shown) + sum(1 for a, b in zip(shown, shown[1:]) if b != a + 1) + (1 if not all_steps else 0)
+    gaps = sum(1 for a, b in zip(shown, shown[1:], strict=False) if b != a + 1)
+    rows = len(shown) + gaps + (1 if not all_steps else 0)
     width = int(x[names[-1]] + max(160, widest * _CHAR / 2 + 40))
     height = _TOP + 20 + rows * _ROW + 24 + (20 if title else 0)
     top = _TOP + (20 if title else 0)

@@ -296,19 +296,19 @@ def record_sleeps():
     Why: a backoff schedule ("double the delay each time") is a promise about the delays; counting
     attempts within a time budget cannot tell doubling from tripling, the delays can. Yields a list.
     """
-    real = time.sleep
-    delays: list = []
+    real = time.sleep  # noqa: TID251 - sleep-ok: recorded and passed through, not a delay of ours
 
     def sleep(seconds):
         if called_by_learner():
             delays.append(seconds)
         real(seconds)
 
-    time.sleep = sleep
+    delays: list = []
+    time.sleep = sleep  # noqa: TID251 - sleep-ok: the learner's own sleeps are recorded
     try:
         yield delays
     finally:
-        time.sleep = real
+        time.sleep = real  # noqa: TID251 - sleep-ok: restored
 
 
 def assert_exact(got, want, what: str) -> None:
@@ -323,7 +323,7 @@ def assert_exact(got, want, what: str) -> None:
         if isinstance(a, dict):
             return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
         if isinstance(a, (list, tuple)):
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
         return a == b
 
     if not same(got, want):

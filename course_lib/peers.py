@@ -182,9 +182,9 @@ class Endpoint:
     def pause(self, seconds: float) -> None:
         """A deliberate delay (for misbehaving peers), ended early by stop."""
         if self._stop is not None:
-            self._stop.pause(seconds)  # noqa: sleep-ok  (deliberate delay)
+            self._stop.pause(seconds)  # deliberate delay (sleep-ok)
         else:
-            time.sleep(seconds)  # noqa: sleep-ok  (deliberate delay in a peer)
+            time.sleep(seconds)  # noqa: TID251 - sleep-ok: a deliberate delay in a misbehaving peer
 
     def _io(self, fn, *args):
         try:
@@ -273,7 +273,7 @@ class Endpoint:
                     self.transcript.sent(self.side, view[off:off + n])
                     off += n
             if chunk and pause and off < len(view):
-                self.pause(pause)  # noqa: sleep-ok  (dribbling peer)
+                self.pause(pause)  # dribbling peer (sleep-ok)
 
     def exchange(self, data: bytes, expect: int, shutdown: bool = False) -> bytes:
         """Send data while receiving up to ``expect`` bytes, without deadlock.
@@ -795,7 +795,7 @@ class _Late(_Echo):
         pass  # bound now (so .address is known), listening only later
 
     def _serve(self) -> None:
-        self._stop.pause(self.delay)  # noqa: sleep-ok  (deliberately late server)
+        self._stop.pause(self.delay)  # deliberately late server (sleep-ok)
         self.listener.listen(16)
         self.listening.set()
         self.transcript.note(self.side, f"started listening after {self.delay:.2f} s")

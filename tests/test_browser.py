@@ -207,7 +207,8 @@ def test_instructor_menu_items_work(tmp_path):
             shot(page, f"instructor-{i}-{re.sub(r'[^a-z]+', '-', item.lower())}")
             texts = [page.locator(".jp-MainAreaWidget").last.inner_text()] + [f.content() for f in frames]
             for text in texts:
-                assert not re.search(r"\b(404|500)\b.*(Not Found|Error)|Page not found|Traceback", text), (item, text[:500])
+                assert not re.search(r"\b(404|500)\b.*(Not Found|Error)|Page not found|Traceback", text), (
+                    item, text[:500])
         # the formgrader lists the course's assignments
         frame = next(f for f in page.frames if "formgrader" in f.url)
         sync_api.expect(frame.locator("body")).to_contain_text("03_server", timeout=60_000)

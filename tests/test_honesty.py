@@ -247,7 +247,7 @@ def test_wrong_answer_loses_points(assignment, wrong, runs):
     others = {gid: s for ex, gids in owners.items() if ex != wrong.grade_id for gid in gids
               for s in [result.cells[gid]] if s[0] < s[1]}
     if others:  # a leaky wrong answer can disturb later exercises in the same kernel: worth a look, not a failure
-        warnings.warn(f"{wrong.path.name} also costs other exercises' cells {others}", UserWarning)
+        warnings.warn(f"{wrong.path.name} also costs other exercises' cells {others}", UserWarning, stacklevel=2)
 
 
 @pytest.mark.parametrize("assignment", [a for a in ASSIGNMENT_IDS if correct_answers(a)])

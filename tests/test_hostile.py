@@ -148,7 +148,8 @@ def test_clean_submission_keeps_full_marks(graded):
 
 @pytest.mark.parametrize("student", ["infinite_loop", "ignores_interrupts", "blocking_accept", "asks_for_input",
                                      "kills_kernel", "memory_bomb", "swallows_errors", "patches_module",
-                                     "obfuscated", "fake_equality", "floods_output", "nests_deeply", "deletes_tests", "edits_tests", "changes_cell_type",
+                                     "obfuscated", "fake_equality", "floods_output", "nests_deeply", "deletes_tests",
+                                     "edits_tests", "changes_cell_type",
                                      "invalid_json", "old_nbformat"])
 def test_hostile_submission_earns_nothing(graded, student):
     result = graded["results"][student]
@@ -157,7 +158,8 @@ def test_hostile_submission_earns_nothing(graded, student):
 
 @pytest.mark.parametrize("student,why", [
     ("swallows_errors", "get_ipython"), ("patches_module", "replaces part of an imported module"),
-    ("obfuscated", "__subclasses__"), ("fake_equality", "defines __eq__"), ("kills_kernel", "os._exit"), ("deletes_tests", "was deleted"),
+    ("obfuscated", "__subclasses__"), ("fake_equality", "defines __eq__"), ("kills_kernel", "os._exit"),
+    ("deletes_tests", "was deleted"),
     ("changes_cell_type", "changed from code to markdown"),
 ])
 def test_tampering_is_flagged_with_the_reason(graded, student, why):

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize("code,why", [
     ("get_ipython().set_custom_exc((Exception,), None)", "get_ipython"),
-    ("import course_lib.checks\ncourse_lib.checks.check_echo_server = lambda *a: None", "replaces part of an imported module"),
+    ("import course_lib.checks\ncourse_lib.checks.check_echo_server = lambda *a: None",
+     "replaces part of an imported module"),
     ("from course_lib import checks\nchecks.check_fetch_all = print", "replaces part of an imported module"),
     ("import socket\nsocket.socket.sendall = lambda *a: None", "replaces part of an imported module"),
     ("import builtins\nbuiltins.AssertionError = None", "imports builtins"),

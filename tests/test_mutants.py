@@ -34,4 +34,5 @@ def test_equivalent_list_is_well_formed():
 def test_tests_kill_the_mutants():
     run = subprocess.run([sys.executable, str(TOOL), "--check"], check=False, cwd=REPO, capture_output=True, text=True,
                          timeout=850)
-    assert run.returncode == 0, f"mutation goal not met (or a correct answer failed):\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
+    assert run.returncode == 0, (
+        f"mutation goal not met (or a correct answer failed):\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}")

@@ -286,7 +286,7 @@ def _remove(cgroups: list[Path], folders: list[Path]) -> None:
             except OSError:
                 import time
 
-                time.sleep(0.02)  # noqa: sleep-ok - polling the kernel's own bookkeeping, bounded
+                time.sleep(0.02)  # noqa: TID251 - sleep-ok: polling the kernel's own bookkeeping, bounded
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)  # rmtree never follows links out of the folder
 

@@ -8,7 +8,6 @@ harness promises learners that nothing is left running after any check.
 import gc
 import pathlib
 import threading
-import warnings
 
 import pytest
 

@@ -24,7 +24,7 @@ def start_server():
     return sock, sock.getsockname()[1]
 
 
-def start_server_fixed_port(_port=[]):
+def start_server_fixed_port(_port=[]):  # noqa: B006 - the mistake modelled: one port, remembered
     sock = socket.socket()
     if not _port:
         with socket.socket() as probe:

@@ -225,7 +225,7 @@ def test_record_unclosed_catches_a_forgotten_socket():
     assert len(record.sockets()) == 1 and "unclosed" in record[0]
     with resources.record_unclosed() as record:
         socket.socket().close()
-        warnings.warn("something else", ResourceWarning)
+        warnings.warn("something else", ResourceWarning, stacklevel=1)
     assert record.sockets() == [] and len(record) == 1
 
 

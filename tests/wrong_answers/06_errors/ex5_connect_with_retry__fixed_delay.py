@@ -9,4 +9,4 @@ def connect_with_retry(address, budget, first_delay=0.01):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise
-            time.sleep(min(first_delay, remaining))  # noqa: sleep-ok (backoff is the exercise)
+            time.sleep(min(first_delay, remaining))  # sleep-ok: backoff is the exercise

@@ -9,5 +9,5 @@ def connect_with_retry(address, budget, first_delay=0.01):
         except ConnectionRefusedError:
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(delay)  # noqa: sleep-ok (backoff is the exercise)
+            time.sleep(delay)  # sleep-ok: backoff is the exercise
             delay *= 2
