@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 import socket
 import ssl
@@ -39,7 +40,7 @@ import sys
 import threading
 import time
 
-from .. import peers
+from .. import faults, peers
 from ..checks import (
     _BIG,
     UTF8_TEXT,
@@ -54,7 +55,8 @@ from ..checks import (
 )
 from ..peers import Endpoint, Peer, PeerStopped, WaitTimeout, connect
 from ..probes import REFUSED_ERRNOS, errno_name, skip_unless
-from ..resources import hard_close, record_unclosed
+from ..resources import assert_no_fd_leak, hard_close, record_unclosed
+from ..failures import CheckFailure
 from ..runners import HarnessSocket, LearnerTimeout, shape
 from ..timing import Deadline, scaled
 from ..transcript import Transcript
@@ -380,6 +382,65 @@ def _judge_connected(sock, srv, what: str, call: int) -> None:
         raise _fail("the echo through the returned socket was wrong.", transcript=srv.transcript)
 
 
+def _no_descriptor_left(what: str):
+    """assert_no_fd_leak, failing the learner's way: ``detach()`` (or a lost socket) keeps the descriptor open."""
+    @contextlib.contextmanager
+    def guard():
+        try:
+            with assert_no_fd_leak(what):
+                yield
+        except AssertionError as exc:
+            if isinstance(exc, CheckFailure):
+                raise
+            raise _fail(f"{what} left a socket descriptor open.", got=str(exc).split(": ", 1)[-1],
+                        hint="close the socket with sock.close() on every failure path (detach() "
+                             "gives up the object but leaves the descriptor open)") from None
+    return guard()
+
+
+def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> None:
+    """An error connect_ex() returns at once, and an interrupt while waiting: raised, socket closed.
+
+    Why: loopback connects either succeed or are refused after the wait; an
+    immediate error (no route to that network) and Ctrl-C during the wait
+    never happen there, and they are the paths where the check of
+    connect_ex()'s result and the close are forgotten.
+    """
+    code = errno.ENETUNREACH
+    cases = [("connect_ex", OSError(code, os.strerror(code)), f"connect_ex() gives {errno_name(code)}",
+              f"connect_ex() returned {errno_name(code)} at once (no route to that network)",
+              f"that error ({errno_name(code)}) as an OSError",
+              "check what connect_ex() returns: 0 or EINPROGRESS/EWOULDBLOCK mean go on, anything "
+              "else is the error: close the socket and raise OSError(err, os.strerror(err))"),
+             ("getsockopt", KeyboardInterrupt(), "interrupted",
+              "a KeyboardInterrupt (Ctrl-C) arrived while it was finishing the connect",
+              "the KeyboardInterrupt, with the socket closed",
+              "KeyboardInterrupt is not an Exception: close the socket in `except BaseException:` "
+              "(then raise) or in a finally block, so every failure closes it")]
+    with peers.echo_server(timeout=_patience(deadline)) as srv:
+        for method, error, label, happened, expected, hint in cases:
+            where = f"{what} ({label})"
+            # no real connection is made when connect_ex fails: every new descriptor is the learner's
+            immediate = method == "connect_ex"
+            with (peers.refused_address() if immediate else contextlib.nullcontext(srv.address)) as address, \
+                    (_no_descriptor_left(where) if immediate else contextlib.nullcontext()), \
+                    record_unclosed() as unclosed, faults.inject(method, error) as seen:
+                sock, exc = _attempt(connect_nonblocking, address, t, what=what, deadline=deadline)
+                shown = _show(sock)
+                if isinstance(sock, socket.socket):
+                    sock.close()
+            if not seen.raised:
+                continue  # it never got that far (another check reports why)
+            if exc is None or not (exc is error or (isinstance(exc, OSError)
+                                                    and getattr(exc, "errno", None) == code
+                                                    and method == "connect_ex")):
+                raise _fail(f"{happened}, and {what} "
+                            + (f"returned {shown}." if exc is None else
+                               f"raised {type(exc).__name__}: {exc}."),
+                            expected=expected, hint=hint)
+            _closes_its_socket(unclosed, where)
+
+
 def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                               deadline: float | None = None, timeout: float | None = None) -> None:
     """``connect_nonblocking(address, timeout) -> socket``: connect without blocking, with a deadline.
@@ -438,6 +499,7 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                     if _is_timeout(exc) else "raise OSError(err, os.strerror(err)) with the "
                                              "error number from SO_ERROR")
     _closes_its_socket(unclosed, f"{what} (refused)")
+    _connect_error_paths(connect_nonblocking, t, deadline, what)
     with unanswered_address() as address:
         if not skip_unless(address is not None,
                            "this platform answers a full backlog, so a pending connect cannot "
