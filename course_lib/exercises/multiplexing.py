@@ -53,10 +53,10 @@ from ..checks import (
     _serve,
     _show,
 )
+from ..failures import CheckFailure
 from ..peers import Endpoint, Peer, PeerStopped, WaitTimeout, connect
 from ..probes import REFUSED_ERRNOS, errno_name, skip_unless
 from ..resources import assert_no_fd_leak, hard_close, record_unclosed
-from ..failures import CheckFailure
 from ..runners import HarnessSocket, LearnerTimeout, shape
 from ..timing import Deadline, scaled
 from ..transcript import Transcript
@@ -410,13 +410,13 @@ def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> 
     cases = [("connect_ex", OSError(code, os.strerror(code)), f"connect_ex() gives {errno_name(code)}",
               f"connect_ex() returned {errno_name(code)} at once (no route to that network)",
               f"that error ({errno_name(code)}) as an OSError",
-              "check what connect_ex() returns: 0 or EINPROGRESS/EWOULDBLOCK mean go on, anything "
-              "else is the error: close the socket and raise OSError(err, os.strerror(err))"),
+              ("check what connect_ex() returns: 0 or EINPROGRESS/EWOULDBLOCK mean go on, anything "
+              "else is the error: close the socket and raise OSError(err, os.strerror(err))")),
              ("getsockopt", KeyboardInterrupt(), "interrupted",
               "a KeyboardInterrupt (Ctrl-C) arrived while it was finishing the connect",
               "the KeyboardInterrupt, with the socket closed",
-              "KeyboardInterrupt is not an Exception: close the socket in `except BaseException:` "
-              "(then raise) or in a finally block, so every failure closes it")]
+              ("KeyboardInterrupt is not an Exception: close the socket in `except BaseException:` "
+              "(then raise) or in a finally block, so every failure closes it"))]
     with peers.echo_server(timeout=_patience(deadline)) as srv:
         for method, error, label, happened, expected, hint in cases:
             where = f"{what} ({label})"
