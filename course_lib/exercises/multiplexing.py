@@ -52,6 +52,7 @@ from ..checks import (
     _seconds,
     _serve,
     _show,
+    _timeout_required,
 )
 from ..failures import CheckFailure
 from ..peers import Endpoint, Peer, PeerStopped, WaitTimeout, connect
@@ -865,7 +866,7 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
         try:
             eps = [connect(address, transcript, f"client {i + 1}", deadline=dl) for i in range(4)]
             c1, c2, c3, c4 = eps
-            steps = [(c1, b"two lines\nin one send\n", None), (c2, b"dribbled\n", 1),
+            steps = [(c1, b"two lines\nin one send\n", None), (c3, b"\n", None), (c2, b"dribbled\n", 1),
                      (c4, None, None),
                      (c3, ("after a reset: " + UTF8_TEXT + "\n").encode(), None)]
             alive = list(eps)
@@ -876,6 +877,7 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
                     continue
                 sender.sendall(line, chunk=chunk, pause=scaled(0.001) if chunk else 0.0)
                 how = (" (sent one byte at a time)" if chunk else
+                       " (an empty line: just b'\\n', which find() finds at index 0)" if line == b"\n" else
                        " (two lines in one send)" if line.count(b"\n") > 1 else "")
                 for other in alive:
                     if other is not sender:
@@ -935,9 +937,9 @@ def loopback_ca(name: str = "course"):
 class _TlsEcho(Peer):
     """A TLS echo server on loopback; it sends each reply in ``record``-byte TLS records."""
 
-    def __init__(self, context: ssl.SSLContext, names, record: int | None, **kw):
+    def __init__(self, context: ssl.SSLContext, names, record: int | None, cut: int | None = None, **kw):
         super().__init__(**kw)
-        self.context, self.names, self.record = context, names, record
+        self.context, self.names, self.record, self.cut = context, names, record, cut
         self.handshakes = 0
 
     def _wait(self, sock, read: bool = True, write: bool = False) -> None:
@@ -984,6 +986,9 @@ class _TlsEcho(Peer):
                 self.transcript.received(self.side, data)
                 if not data:
                     return
+                if self.cut is not None:
+                    data = data[:self.cut]
+                    self.cut -= len(data)
                 step = self.record or len(data)
                 for k in range(0, len(data), step):
                     piece = data[k:k + step]
@@ -991,6 +996,9 @@ class _TlsEcho(Peer):
                     while sent < len(piece):
                         sent += self._retry(tls, tls.send, piece[sent:])
                     self.transcript.sent(self.side, piece)
+                if self.cut == 0:
+                    self.transcript.note(self.side, "closes the connection in the middle of the echo")
+                    return
 
 
 @contextlib.contextmanager
@@ -1000,7 +1008,7 @@ def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
     Yields the running peer; ``.cafile`` is the path of a PEM file with the
     CA the client should trust (the course CA, whatever signed the server's
     certificate), valid inside the block.  ``record`` splits each echo into
-    TLS records of that many bytes.
+    TLS records of that many bytes; ``cut=k`` echoes only k bytes, then closes.
     """
     trusted = loopback_ca()
     ca = trusted if ca is None else ca
@@ -1013,6 +1021,32 @@ def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
         yield srv
 
 
+@contextlib.contextmanager
+def _short_tls_sends():
+    """Every ``SSLSocket.send()`` the learner's code makes sends at most half of its data.
+
+    Why: like ``socket.send``, ``SSLSocket.send`` returns how many bytes it
+    took and may take fewer than it was given; CPython's happens to take
+    everything on a blocking socket, so ``send`` where ``sendall`` is needed
+    passes by luck.  ``sendall`` (which loops over ``send``) still sends all.
+    Yields a counter of short sends made.
+    """
+    real = ssl.SSLSocket.send
+    made = [0]
+
+    def send(self, data, flags=0):
+        if faults.called_by_learner():
+            view = memoryview(data).cast("B")
+            if len(view) > 1:
+                made[0] += 1
+                return real(self, view[:len(view) // 2], flags)
+        return real(self, data, flags)
+
+    with faults._override(ssl.SSLSocket, "send", send):
+        yield made
+
+
+@_timeout_required("tls_echo(port, server_name, cafile, message)", "connect")
 def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``tls_echo(port, server_name, cafile, message) -> bytes`` over TLS on 127.0.0.1.
 
@@ -1022,7 +1056,9 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
     cases: a 4 KiB echo in 100-byte TLS records, a second call, a server
     whose certificate is for another name, and one signed by an unknown CA
     (ssl.SSLCertVerificationError expected in both); the socket must be
-    closed in every case.
+    closed in every case; every ``send`` of the 4 KiB case takes at most
+    half, a server that closes after half the echo must end in EOFError
+    (not a loop that never ends), and the connection must have a timeout.
     """
     what = "tls_echo(port, server_name, cafile, message)"
     cases = [("localhost", None, None, b"hello over TLS")]
@@ -1031,7 +1067,8 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
         cases += [("localhost", None, 100, big), ("localhost", None, None, b"second call")]
     for name, ca, record, message in cases:
         with tls_server((name,), ca, record, timeout=_patience(deadline)) as srv, \
-                record_unclosed() as unclosed:
+                record_unclosed() as unclosed, \
+                (_short_tls_sends() if record else contextlib.nullcontext([0])) as shorts:
             try:
                 got = _call(tls_echo, srv.port, "localhost", srv.cafile, message, what=what,
                             deadline=deadline, peer=srv,
@@ -1039,6 +1076,13 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                             hint="ctx = ssl.create_default_context(cafile=cafile); "
                                  "ctx.wrap_socket(sock, server_hostname=server_name)")
             except AssertionError as exc:
+                if shorts[0] and len(srv.received) < len(message):
+                    raise _fail(f"the server received only {len(srv.received)} of the "
+                                f"{len(message)} bytes of the message, so the echo never came "
+                                f"complete.", expected=_show(message), got=_show(srv.received),
+                                hint="SSLSocket.send() may send only part of the data (it returns "
+                                     "how many bytes it took); use sendall()",
+                                transcript=srv.transcript) from None
                 raise _tls_explained(exc, what, srv) or exc
         if not isinstance(got, (bytes, bytearray)) or bytes(got) != message:
             short = isinstance(got, (bytes, bytearray)) and message.startswith(bytes(got))
@@ -1052,6 +1096,7 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
         _closes_its_socket(unclosed, what, srv.transcript)
     if not edge_cases:
         return
+    _tls_cut_short(tls_echo, what, deadline)
     for names, ca, problem in ((("wrong.example",), None, "is for 'wrong.example'"),
                                (("localhost",), loopback_ca("stranger"),
                                 "is signed by a CA the client does not trust")):
@@ -1077,6 +1122,29 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                         f"{_show(srv.received)}.", expected="nothing sent before verification",
                         transcript=srv.transcript)
         _closes_its_socket(unclosed, f"{what} (failed handshake)", srv.transcript)
+
+
+def _tls_cut_short(tls_echo, what: str, deadline) -> None:
+    """A server that closes after half the echo: the client must stop with EOFError, not spin."""
+    message = b"the server will hang up halfway through this echo"
+    half = len(message) // 2
+    with tls_server(cut=half, timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
+        got, exc = _attempt(tls_echo, srv.port, "localhost", srv.cafile, message, what=what,
+                            deadline=deadline, peer=srv,
+                            expected="EOFError once recv() returns b'' (the server has closed)",
+                            hint="recv() returns b'' when the server has closed: stop and raise "
+                                 "EOFError, or the loop asks for the rest for ever")
+    if exc is None:
+        raise _fail(f"the server closed after echoing {half} of {len(message)} bytes, and {what} "
+                    f"returned {_show(got)}.", expected="EOFError (the echo is incomplete)",
+                    hint="when recv() returns b'' before you have len(message) bytes, raise "
+                         "EOFError", transcript=srv.transcript)
+    if not isinstance(exc, (EOFError, ConnectionError, ssl.SSLError)):
+        raise _fail(f"the server closed after echoing {half} of {len(message)} bytes, and {what} "
+                    f"raised {type(exc).__name__}: {exc}.", expected="EOFError",
+                    hint="when recv() returns b'' before you have len(message) bytes, raise "
+                         "EOFError", transcript=srv.transcript)
+    _closes_its_socket(unclosed, f"{what} (server closed early)", srv.transcript)
 
 
 def _tls_explained(exc: AssertionError, what: str, srv):
