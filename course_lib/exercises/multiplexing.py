@@ -543,7 +543,11 @@ class _TightListener(HarnessSocket):
     block after a few kilobytes, deterministically.
     """
 
+    blocking_accepts = 0
+
     def accept(self):
+        if self.gettimeout() != 0.0:
+            self.blocking_accepts += 1
         conn, addr = super().accept()
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
@@ -635,11 +639,90 @@ def _server_explained(cause: BaseException, what: str):
     return None
 
 
-def _serve_explained(server_fn, script, n, what, deadline, listener, watch):
+class _SelectorWatch:
+    """Watches the selectors the learner's server makes with ``selectors.DefaultSelector()``.
+
+    Why: a selector the server forgets to close, or a closed socket it
+    forgets to unregister, changes nothing a client can see on Linux (epoll
+    drops closed descriptors by itself), and watching ``EVENT_WRITE`` with
+    nothing to send only burns a CPU core; all three are in the task texts.
+    It records: selectors made (closed or not at the end), sockets still
+    registered when closed, and (with ``echo=True``) connections reported
+    writable again and again while nothing was waiting to be echoed.
+    """
+
+    BUSY = 20  # consecutive select() calls that report a connection writable for nothing
+
+    def __init__(self, echo: bool) -> None:
+        self.echo, self.made, self.stale, self.busy = echo, [], 0, 0
+        self._spurious: dict = {}
+
+    @contextlib.contextmanager
+    def active(self):
+        import selectors
+        base, watch = selectors.DefaultSelector, self
+
+        class Watched(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if faults.called_by_learner():
+                    watch.made.append(self)
+
+            def select(self, timeout=None):
+                mapping = self.get_map()
+                if mapping is not None and any(isinstance(k.fileobj, socket.socket)
+                                               and k.fileobj.fileno() == -1
+                                               for k in list(mapping.values())):
+                    watch.stale += 1
+                ready = super().select(timeout)
+                if watch.echo:
+                    watch._note(ready, selectors.EVENT_WRITE)
+                return ready
+
+        Watched.__name__ = Watched.__qualname__ = base.__name__
+        with faults._override(selectors, "DefaultSelector", Watched):
+            yield self
+
+    def _note(self, ready, write: int) -> None:
+        idle = {id(k.fileobj) for k, ev in ready if ev & write and isinstance(k.fileobj, HarnessSocket)
+                and k.fileobj.bytes_received <= k.fileobj.bytes_sent}
+        self._spurious = {key: self._spurious.get(key, 0) + 1 for key in idle}
+        self.busy = max([self.busy, *self._spurious.values()])
+
+    def verdict(self, what: str, transcript: Transcript) -> None:
+        left = [sel for sel in self.made if sel.get_map() is not None]
+        for sel in left:
+            sel.close()
+        if left:
+            raise _fail(f"{what} returned without closing its selector.",
+                        expected="the selector closed before the function returns",
+                        hint="sel.close() in a finally block, or `with selectors.DefaultSelector() "
+                             "as sel:`", transcript=transcript)
+        if self.stale:
+            raise _fail(f"{what} closed a socket that was still registered with its selector "
+                        f"(and then called select() {self.stale} time(s) with it registered).",
+                        expected="sel.unregister(conn) before conn.close()",
+                        hint="unregister first, then close: the selector keeps its entry (and with "
+                             "select() or poll() reports the dead descriptor) until you do",
+                        transcript=transcript)
+        if self.busy >= self.BUSY:
+            raise _fail(f"{what} had its selector report a connection writable {self.busy} times in "
+                        f"a row while it had nothing to send: a busy-wait.",
+                        expected="EVENT_WRITE watched only while that connection's outgoing "
+                                 "buffer has bytes",
+                        hint="after each step compute the events: EVENT_WRITE if buffer else 0, "
+                             "plus EVENT_READ if the buffer is below the limit, and "
+                             "sel.modify(conn, events, buffer) when they change",
+                        transcript=transcript)
+
+
+def _serve_explained(server_fn, script, n, what, deadline, listener, watch, selectors_watch=None):
+    selectors_watch = _SelectorWatch(echo=False) if selectors_watch is None else selectors_watch
     try:
-        run = _serve(server_fn, script, n, what=what, deadline=deadline, listener=listener,
-                     expected=f"to serve {n} clients from one thread, and return when all "
-                              f"have closed")
+        with selectors_watch.active():
+            run = _serve(server_fn, script, n, what=what, deadline=deadline, listener=listener,
+                         expected=f"to serve {n} clients from one thread, and return when all "
+                                  f"have closed")
     except LearnerTimeout:
         raise
     except AssertionError as exc:
@@ -652,10 +735,23 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch):
                 raise better from err
         raise
     watch.verdict(what, n, run.transcript)
+    if run.accepted > n:
+        raise _fail(f"{what} accepted {run.accepted} connections: a client that came after the "
+                    f"{n} it was asked to serve was accepted too.", expected=f"{n} connections",
+                    hint="once n clients have been accepted, stop watching the listening socket "
+                         "(sel.unregister(listener)); later clients wait in the backlog",
+                    transcript=run.transcript)
     _check_closed_all(run, what, run.transcript)
     if run.accepted != n:
         raise _fail(f"{what} accepted {run.accepted} connections.", expected=n,
                     transcript=run.transcript)
+    selectors_watch.verdict(what, run.transcript)
+    if getattr(listener, "blocking_accepts", 0) and selectors_watch.echo:
+        raise _fail(f"{what} called accept() on the listening socket in blocking mode.",
+                    expected="listener.setblocking(False) before the loop",
+                    hint="a client may go away between select() and accept(); on a blocking "
+                         "listener accept() then waits for the next client and stalls every "
+                         "other connection", transcript=run.transcript)
     return run
 
 
@@ -746,7 +842,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
 
     watch = _ThreadWatch()
     listener = _tight_listener(False)
-    _serve_explained(serve_many, concurrent, n, what, deadline, listener, watch)
+    _serve_explained(serve_many, concurrent, n, what, deadline, listener, watch, _SelectorWatch(True))
 
     def one_by_one(address, transcript, dl):
         for i in range(3):
@@ -761,7 +857,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
 
     watch = _ThreadWatch()
     _serve_explained(serve_many, one_by_one, 3, "serve_many(listener, 3)", deadline,
-                     _tight_listener(False), watch)
+                     _tight_listener(False), watch, _SelectorWatch(True))
     if not edge_cases:
         return
 
@@ -780,6 +876,8 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                 gone.sendall(b"and then half a mess")
                 gone.reset()
             eps += [connect(address, transcript, f"client {i}", deadline=dl) for i in (3, 4)]
+            # One client too many: it must wait in the backlog (the server serves 4).
+            extra.append(connect(address, transcript, "client 5 (one too many)", deadline=dl))
             hogc = _Client(hog, _BIG, reading=False)
             others = [_Client(eps[1], (UTF8_TEXT + " #3").encode()),
                       _Client(eps[2], _BIG[:64 * 1024])]
@@ -799,12 +897,14 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                                  "is writable again", transcript=transcript)
             _finish_clients(eps, transcript)
         finally:
-            for ep in eps:
+            for ep in eps + extra:
                 ep.close()
 
+    extra: list = []
     watch = _ThreadWatch()
     listener = _tight_listener(True)
-    _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch)
+    _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch,
+                     _SelectorWatch(True))
 
 
 def _relay_expect(ep: Endpoint, line: bytes, sender: str, transcript: Transcript,
