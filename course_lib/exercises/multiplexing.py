@@ -439,7 +439,9 @@ def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> 
                             + (f"returned {shown}." if exc is None else
                                f"raised {type(exc).__name__}: {exc}."),
                             expected=expected, hint=hint)
-            _closes_its_socket(unclosed, where)
+            if unclosed.sockets():
+                raise _fail(f"{happened}, and {what} left the socket for the garbage collector to "
+                            f"close: {unclosed.sockets()[0]}.", expected=expected, hint=hint)
 
 
 def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
@@ -500,11 +502,11 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                     if _is_timeout(exc) else "raise OSError(err, os.strerror(err)) with the "
                                              "error number from SO_ERROR")
     _closes_its_socket(unclosed, f"{what} (refused)")
-    _connect_error_paths(connect_nonblocking, t, deadline, what)
     with unanswered_address() as address:
         if not skip_unless(address is not None,
                            "this platform answers a full backlog, so a pending connect cannot "
                            "be made on loopback"):
+            _connect_error_paths(connect_nonblocking, t, deadline, what)
             return
         with record_unclosed() as unclosed:
             start = time.monotonic()
@@ -530,6 +532,7 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
             raise _fail(f"{what} raised TimeoutError after {elapsed:.2f} s.",
                         expected=f"about {t:g} s")
         _closes_its_socket(unclosed, f"{what} (timed out)")
+    _connect_error_paths(connect_nonblocking, t, deadline, what)
 
 
 # -- exercises 3 and 4: servers for many clients in one thread -----------------------------------
@@ -668,12 +671,19 @@ class _SelectorWatch:
                 if faults.called_by_learner():
                     watch.made.append(self)
 
-            def select(self, timeout=None):
+            def _look(self):
                 mapping = self.get_map()
                 if mapping is not None and any(isinstance(k.fileobj, socket.socket)
                                                and k.fileobj.fileno() == -1
                                                for k in list(mapping.values())):
                     watch.stale += 1
+
+            def close(self):
+                self._look()
+                super().close()
+
+            def select(self, timeout=None):
+                self._look()
                 ready = super().select(timeout)
                 if watch.echo:
                     watch._note(ready, selectors.EVENT_WRITE)
@@ -700,7 +710,7 @@ class _SelectorWatch:
                              "as sel:`", transcript=transcript)
         if self.stale:
             raise _fail(f"{what} closed a socket that was still registered with its selector "
-                        f"(and then called select() {self.stale} time(s) with it registered).",
+                        f"(and then used the selector {self.stale} time(s) with it registered).",
                         expected="sel.unregister(conn) before conn.close()",
                         hint="unregister first, then close: the selector keeps its entry (and with "
                              "select() or poll() reports the dead descriptor) until you do",
