@@ -537,6 +537,51 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
 
 # -- exercises 3 and 4: servers for many clients in one thread -----------------------------------
 
+class _MortalSocket(HarnessSocket):
+    """A server-side connection the harness can declare gone (``dying = True``).
+
+    From then on every ``send``/``sendall`` raises BrokenPipeError, and every
+    ``recv`` raises ConnectionResetError once it has handed over the bytes
+    already sent: the connection keeps failing, as it does on Windows after a
+    reset (Linux reports a reset once, then end of stream).  Why: a loop that
+    treats such an error as "not now", or forgets to close the connection,
+    then spins instead of closing it, whatever the platform.
+    """
+
+    dying = False
+    _read_while_dying = False
+    failures = 0  # errors raised since it was declared gone
+
+    def _gone(self, code: int) -> OSError:
+        self.failures += 1
+        cls = BrokenPipeError if code == errno.EPIPE else ConnectionResetError
+        return cls(code, os.strerror(code))
+
+    def send(self, data, flags=0):
+        if self.dying:
+            raise self._gone(errno.EPIPE)
+        return super().send(data, flags)
+
+    def sendall(self, data, flags=0):
+        if self.dying:
+            raise self._gone(errno.EPIPE)
+        return super().sendall(data, flags)
+
+    def recv(self, bufsize, flags=0):
+        if self.dying and self._read_while_dying:
+            raise self._gone(errno.ECONNRESET)
+        data = super().recv(bufsize, flags)
+        self._read_while_dying = self.dying and bool(data)
+        return data
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        if self.dying and self._read_while_dying:
+            raise self._gone(errno.ECONNRESET)
+        n = super().recv_into(buffer, nbytes, flags)
+        self._read_while_dying = self.dying and n > 0
+        return n
+
+
 class _TightListener(HarnessSocket):
     """A harness listener whose connections have small send buffers (16 KiB).
 
@@ -552,6 +597,7 @@ class _TightListener(HarnessSocket):
         if self.gettimeout() != 0.0:
             self.blocking_accepts += 1
         conn, addr = super().accept()
+        conn.__class__ = _MortalSocket  # same layout; the harness may declare it gone later
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
         return conn, addr
@@ -629,6 +675,11 @@ def _server_explained(cause: BaseException, what: str):
                      hint=f"{_NOT_NOW}. Give each connection an outgoing buffer; send from it "
                           f"(one send(), keep the rest) when EVENT_WRITE says the socket is "
                           f"writable; never sendall() on a non-blocking socket")
+    if isinstance(cause, ValueError) and "Invalid file descriptor" in text:
+        return _fail(f"{what} raised ValueError: {text}.",
+                     hint="it used a connection after closing it: once you have unregistered and "
+                          "closed a connection, go on to the next event (continue) instead of "
+                          "sending from its buffer or modifying its registration")
     if isinstance(cause, (KeyError, ValueError)) and "registered" in text:
         return _fail(f"{what} raised {type(cause).__name__}: {text}.",
                      hint="unregister a socket from the selector before you close it "
@@ -733,7 +784,16 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch, sele
             run = _serve(server_fn, script, n, what=what, deadline=deadline, listener=listener,
                          expected=f"to serve {n} clients from one thread, and return when all "
                                   f"have closed")
-    except LearnerTimeout:
+    except LearnerTimeout as exc:
+        failing = [c for c in listener.accepted if getattr(c, "failures", 0) >= 3]
+        if failing:
+            raise _fail(f"{what} did not return: after a client vanished it called recv()/send() "
+                        f"on that connection {failing[0].failures} times, and each failed "
+                        f"(BrokenPipeError or ConnectionResetError).",
+                        expected="the connection unregistered and closed at the first such error",
+                        hint="only BlockingIOError means 'not now'; any other OSError means the "
+                             "client is gone: unregister and close its connection",
+                        transcript=getattr(exc, "transcript", None)) from None
         raise
     except AssertionError as exc:
         # Explain the learner's own exception, if it had one first (the clients' trouble
@@ -821,6 +881,31 @@ def _echo_failures(clients, transcript: Transcript, stalled_by: str | None = Non
                 transcript=transcript)
 
 
+def _hang_up_early(ep: Endpoint, transcript: Transcript, dl: Deadline) -> None:
+    """The client uploads 128 KiB, shuts down its sending side at once and only then reads.
+
+    The server reads the end of stream while its outgoing buffer still holds
+    most of the echo (every send takes at most half, and little fits in the
+    buffers): it may drop that rest and close, or send it first; the client
+    must receive a prefix of its upload, then the end.
+    """
+    upload = _BIG[:128 * 1024]
+    c = _Client(ep, upload, reading=False)
+    _pump([c], lambda: c.off >= len(upload), dl)
+    ep.shutdown_wr()
+    try:
+        got = ep.recv_until_eof(what="the rest of its echo, then the server to close")
+    except ConnectionError:
+        got = b""
+    ep.close()
+    if not upload.startswith(got):
+        raise _fail(f"{ep.side} sent 128 KiB and closed its sending side at once; what came back "
+                    f"is not its data.", expected=f"a prefix of {_show(upload)}", got=_show(got),
+                    hint="when recv() returns b'' unregister and close that connection, and do "
+                         "nothing more with it in this round (continue)",
+                    transcript=transcript)
+
+
 def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                      deadline: float | None = None) -> None:
     """``serve_many(listener, n)``: an echo server for n clients in one thread, with selectors.
@@ -883,6 +968,9 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                 _pump([first], lambda: first.done, dl)
                 _match_connections([None, first], listener)
                 _echo_failures([first], transcript)
+                # It vanishes in the middle of a message: the server can still read what it
+                # sent, but every send to it fails, and so does every recv after that.
+                first.conn.dying = True
                 gone.sendall(b"and then half a mess")
                 gone.reset()
             eps += [connect(address, transcript, f"client {i}", deadline=dl) for i in (3, 4)]
@@ -895,6 +983,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
             _match_connections([hogc, None] + others, listener)
             watch.sample()
             _echo_failures(others, transcript, stalled_by="client 1")
+            _hang_up_early(eps[2], transcript, dl)
             hogc.reading = True
             _pump([hogc] + others, lambda: hogc.done, dl)
             if not hogc.done or bytes(hogc.got) != _BIG:

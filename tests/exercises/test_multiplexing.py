@@ -57,6 +57,8 @@ MISTAKES = {
     "ex3_serve_many__blocking_listener": (True, "in blocking mode"),
     "ex3_serve_many__keeps_accepting": (False, "accepted 5 connections"),
     "ex3_serve_many__always_watches_write": (True, "busy-wait"),
+    "ex3_serve_many__treats_errors_as_not_now": (False, "only BlockingIOError means 'not now'"),
+    "ex3_serve_many__no_continue_after_close": (False, r"used a connection after closing it"),
     "ex4_relay__echoes_to_sender": (True, "should have received client 2's line"),
     "ex4_relay__relays_chunks": (False, "closed in the middle of a line"),
     "ex4_relay__drops_unfinished_tail": (False, r"line \(sent one byte at a time\)"),
