@@ -565,6 +565,9 @@ class _MortalSocket(HarnessSocket):
     def sendall(self, data, flags=0):
         if self.dying:
             raise self._gone(errno.EPIPE)
+        started = getattr(self, "send_started", None)
+        if started is not None:
+            started.set()  # the harness waits for this: the server is now sending here
         return super().sendall(data, flags)
 
     def recv(self, bufsize, flags=0):
@@ -678,8 +681,9 @@ def _server_explained(cause: BaseException, what: str):
     if isinstance(cause, ValueError) and "Invalid file descriptor" in text:
         return _fail(f"{what} raised ValueError: {text}.",
                      hint="it used a connection after closing it: once you have unregistered and "
-                          "closed a connection, go on to the next event (continue) instead of "
-                          "sending from its buffer or modifying its registration")
+                          "closed a connection, go on to the next event (continue), and skip an "
+                          "event of this round whose connection has already left (select() "
+                          "listed it before it was closed)")
     if isinstance(cause, (KeyError, ValueError)) and "registered" in text:
         return _fail(f"{what} raised {type(cause).__name__}: {text}.",
                      hint="unregister a socket from the selector before you close it "
@@ -1106,6 +1110,39 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
             for ep in eps:
                 ep.close()
 
+    def reset_while_busy(address, transcript, dl):
+        # Client 2 resets while the relay is busy sending client 1's long line to client 3 (who
+        # does not read yet), just after client 4 sent a line: the relay then sees client 4's
+        # line and client 2's reset in one round, and client 2 leaves while it relays that line.
+        eps = []
+        try:
+            for i, rcvbuf in enumerate((None, 1 << 20, 4096, 1 << 20)):
+                eps.append(connect(address, transcript, f"client {i + 1}", deadline=dl, rcvbuf=rcvbuf))
+            c1, c2, c3, c4 = eps
+            c1.sendall(b"all here?\n")
+            for ep in (c2, c3, c4):
+                _relay_expect(ep, b"all here?\n", c1.side, transcript)
+            conns = list(listener.accepted)
+            started = conns[2].send_started = threading.Event()
+            long_line = _BIG[:64 * 1024].replace(b"\n", b"-") + b"\n"
+            c1.sendall(long_line)
+            if not started.wait(dl.remaining()):
+                raise _fail("the relay never started to send client 1's line to client 3.",
+                            hint="send each complete line to every other client",
+                            transcript=transcript)
+            c4.sendall(b"from client 4\n")
+            c2.reset()
+            for ep in (c3, c4):
+                _relay_expect(ep, long_line, c1.side, transcript)
+            for ep in (c1, c3):
+                _relay_expect(ep, b"from client 4\n", c4.side, transcript,
+                              how=" (sent while client 2 reset its connection)")
+            watch.sample()
+            _finish_clients([c1, c3, c4], transcript)
+        finally:
+            for ep in eps:
+                ep.close()
+
     watch = _ThreadWatch()
     _serve_explained(relay, take_turns, 3, "relay(listener, 3)", deadline,
                      _tight_listener(False), watch)
@@ -1113,6 +1150,9 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
         watch = _ThreadWatch()
         _serve_explained(relay, awkward, 4, "relay(listener, 4)", deadline,
                          _tight_listener(True), watch)
+        watch = _ThreadWatch()
+        listener = _tight_listener(False)
+        _serve_explained(relay, reset_while_busy, 4, "relay(listener, 4)", deadline, listener, watch)
 
 
 # -- exercise 5: a TLS client that checks who it talks to ----------------------------------------

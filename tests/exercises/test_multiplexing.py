@@ -64,6 +64,7 @@ MISTAKES = {
     "ex4_relay__drops_unfinished_tail": (False, r"line \(sent one byte at a time\)"),
     "ex4_relay__crashes_on_reset": (False, "a client can vanish"),
     "ex4_relay__skips_empty_lines": (False, "an empty line"),
+    "ex4_relay__uses_closed_connection": (False, "already left"),
     "ex4_relay__leaves_selector_open": (True, "without closing its selector"),
     "ex4_relay__closes_without_unregister": (True, "still registered with its selector"),
     "ex5_tls_echo__forgets_cafile": (True, "refused the course server's valid certificate"),
