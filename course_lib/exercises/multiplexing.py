@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 import socket
 import ssl
@@ -39,7 +40,7 @@ import sys
 import threading
 import time
 
-from .. import peers
+from .. import faults, peers
 from ..checks import (
     _BIG,
     UTF8_TEXT,
@@ -51,10 +52,12 @@ from ..checks import (
     _seconds,
     _serve,
     _show,
+    _timeout_required,
 )
+from ..failures import CheckFailure
 from ..peers import Endpoint, Peer, PeerStopped, WaitTimeout, connect
 from ..probes import REFUSED_ERRNOS, errno_name, skip_unless
-from ..resources import hard_close, record_unclosed
+from ..resources import assert_no_fd_leak, hard_close, record_unclosed
 from ..runners import HarnessSocket, LearnerTimeout, shape
 from ..timing import Deadline, scaled
 from ..transcript import Transcript
@@ -380,6 +383,67 @@ def _judge_connected(sock, srv, what: str, call: int) -> None:
         raise _fail("the echo through the returned socket was wrong.", transcript=srv.transcript)
 
 
+def _no_descriptor_left(what: str):
+    """assert_no_fd_leak, failing the learner's way: ``detach()`` (or a lost socket) keeps the descriptor open."""
+    @contextlib.contextmanager
+    def guard():
+        try:
+            with assert_no_fd_leak(what):
+                yield
+        except AssertionError as exc:
+            if isinstance(exc, CheckFailure):
+                raise
+            raise _fail(f"{what} left a socket descriptor open.", got=str(exc).split(": ", 1)[-1],
+                        hint="close the socket with sock.close() on every failure path (detach() "
+                             "gives up the object but leaves the descriptor open)") from None
+    return guard()
+
+
+def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> None:
+    """An error connect_ex() returns at once, and an interrupt while waiting: raised, socket closed.
+
+    Why: loopback connects either succeed or are refused after the wait; an
+    immediate error (no route to that network) and Ctrl-C during the wait
+    never happen there, and they are the paths where the check of
+    connect_ex()'s result and the close are forgotten.
+    """
+    code = errno.ENETUNREACH
+    cases = [("connect_ex", OSError(code, os.strerror(code)), f"connect_ex() gives {errno_name(code)}",
+              f"connect_ex() returned {errno_name(code)} at once (no route to that network)",
+              f"that error ({errno_name(code)}) as an OSError",
+              ("check what connect_ex() returns: 0 or EINPROGRESS/EWOULDBLOCK mean go on, anything "
+              "else is the error: close the socket and raise OSError(err, os.strerror(err))")),
+             ("getsockopt", KeyboardInterrupt(), "interrupted",
+              "a KeyboardInterrupt (Ctrl-C) arrived while it was finishing the connect",
+              "the KeyboardInterrupt, with the socket closed",
+              ("KeyboardInterrupt is not an Exception: close the socket in `except BaseException:` "
+              "(then raise) or in a finally block, so every failure closes it"))]
+    with peers.echo_server(timeout=_patience(deadline)) as srv:
+        for method, error, label, happened, expected, hint in cases:
+            where = f"{what} ({label})"
+            # no real connection is made when connect_ex fails: every new descriptor is the learner's
+            immediate = method == "connect_ex"
+            with (peers.refused_address() if immediate else contextlib.nullcontext(srv.address)) as address, \
+                    (_no_descriptor_left(where) if immediate else contextlib.nullcontext()), \
+                    record_unclosed() as unclosed, faults.inject(method, error) as seen:
+                sock, exc = _attempt(connect_nonblocking, address, t, what=what, deadline=deadline)
+                shown = _show(sock)
+                if isinstance(sock, socket.socket):
+                    sock.close()
+            if not seen.raised:
+                continue  # it never got that far (another check reports why)
+            if exc is None or not (exc is error or (isinstance(exc, OSError)
+                                                    and getattr(exc, "errno", None) == code
+                                                    and method == "connect_ex")):
+                raise _fail(f"{happened}, and {what} "
+                            + (f"returned {shown}." if exc is None else
+                               f"raised {type(exc).__name__}: {exc}."),
+                            expected=expected, hint=hint)
+            if unclosed.sockets():
+                raise _fail(f"{happened}, and {what} left the socket for the garbage collector to "
+                            f"close: {unclosed.sockets()[0]}.", expected=expected, hint=hint)
+
+
 def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                               deadline: float | None = None, timeout: float | None = None) -> None:
     """``connect_nonblocking(address, timeout) -> socket``: connect without blocking, with a deadline.
@@ -442,6 +506,7 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
         if not skip_unless(address is not None,
                            "this platform answers a full backlog, so a pending connect cannot "
                            "be made on loopback"):
+            _connect_error_paths(connect_nonblocking, t, deadline, what)
             return
         with record_unclosed() as unclosed:
             start = time.monotonic()
@@ -467,9 +532,58 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
             raise _fail(f"{what} raised TimeoutError after {elapsed:.2f} s.",
                         expected=f"about {t:g} s")
         _closes_its_socket(unclosed, f"{what} (timed out)")
+    _connect_error_paths(connect_nonblocking, t, deadline, what)
 
 
 # -- exercises 3 and 4: servers for many clients in one thread -----------------------------------
+
+class _MortalSocket(HarnessSocket):
+    """A server-side connection the harness can declare gone (``dying = True``).
+
+    From then on every ``send``/``sendall`` raises BrokenPipeError, and every
+    ``recv`` raises ConnectionResetError once it has handed over the bytes
+    already sent: the connection keeps failing, as it does on Windows after a
+    reset (Linux reports a reset once, then end of stream).  Why: a loop that
+    treats such an error as "not now", or forgets to close the connection,
+    then spins instead of closing it, whatever the platform.
+    """
+
+    dying = False
+    _read_while_dying = False
+    failures = 0  # errors raised since it was declared gone
+
+    def _gone(self, code: int) -> OSError:
+        self.failures += 1
+        cls = BrokenPipeError if code == errno.EPIPE else ConnectionResetError
+        return cls(code, os.strerror(code))
+
+    def send(self, data, flags=0):
+        if self.dying:
+            raise self._gone(errno.EPIPE)
+        return super().send(data, flags)
+
+    def sendall(self, data, flags=0):
+        if self.dying:
+            raise self._gone(errno.EPIPE)
+        started = getattr(self, "send_started", None)
+        if started is not None:
+            started.set()  # the harness waits for this: the server is now sending here
+        return super().sendall(data, flags)
+
+    def recv(self, bufsize, flags=0):
+        if self.dying and self._read_while_dying:
+            raise self._gone(errno.ECONNRESET)
+        data = super().recv(bufsize, flags)
+        self._read_while_dying = self.dying and bool(data)
+        return data
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        if self.dying and self._read_while_dying:
+            raise self._gone(errno.ECONNRESET)
+        n = super().recv_into(buffer, nbytes, flags)
+        self._read_while_dying = self.dying and n > 0
+        return n
+
 
 class _TightListener(HarnessSocket):
     """A harness listener whose connections have small send buffers (16 KiB).
@@ -480,8 +594,13 @@ class _TightListener(HarnessSocket):
     block after a few kilobytes, deterministically.
     """
 
+    blocking_accepts = 0
+
     def accept(self):
+        if self.gettimeout() != 0.0:
+            self.blocking_accepts += 1
         conn, addr = super().accept()
+        conn.__class__ = _MortalSocket  # same layout; the harness may declare it gone later
         with contextlib.suppress(OSError):
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
         return conn, addr
@@ -559,6 +678,12 @@ def _server_explained(cause: BaseException, what: str):
                      hint=f"{_NOT_NOW}. Give each connection an outgoing buffer; send from it "
                           f"(one send(), keep the rest) when EVENT_WRITE says the socket is "
                           f"writable; never sendall() on a non-blocking socket")
+    if isinstance(cause, ValueError) and "Invalid file descriptor" in text:
+        return _fail(f"{what} raised ValueError: {text}.",
+                     hint="it used a connection after closing it: once you have unregistered and "
+                          "closed a connection, go on to the next event (continue), and skip an "
+                          "event of this round whose connection has already left (select() "
+                          "listed it before it was closed)")
     if isinstance(cause, (KeyError, ValueError)) and "registered" in text:
         return _fail(f"{what} raised {type(cause).__name__}: {text}.",
                      hint="unregister a socket from the selector before you close it "
@@ -572,12 +697,107 @@ def _server_explained(cause: BaseException, what: str):
     return None
 
 
-def _serve_explained(server_fn, script, n, what, deadline, listener, watch):
+class _SelectorWatch:
+    """Watches the selectors the learner's server makes with ``selectors.DefaultSelector()``.
+
+    Why: a selector the server forgets to close, or a closed socket it
+    forgets to unregister, changes nothing a client can see on Linux (epoll
+    drops closed descriptors by itself), and watching ``EVENT_WRITE`` with
+    nothing to send only burns a CPU core; all three are in the task texts.
+    It records: selectors made (closed or not at the end), sockets still
+    registered when closed, and (with ``echo=True``) connections reported
+    writable again and again while nothing was waiting to be echoed.
+    """
+
+    BUSY = 20  # consecutive select() calls that report a connection writable for nothing
+
+    def __init__(self, echo: bool) -> None:
+        self.echo, self.made, self.stale, self.busy = echo, [], 0, 0
+        self._spurious: dict = {}
+
+    @contextlib.contextmanager
+    def active(self):
+        import selectors
+        base, watch = selectors.DefaultSelector, self
+
+        class Watched(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                if faults.called_by_learner():
+                    watch.made.append(self)
+
+            def _look(self):
+                mapping = self.get_map()
+                if mapping is not None and any(isinstance(k.fileobj, socket.socket)
+                                               and k.fileobj.fileno() == -1
+                                               for k in list(mapping.values())):
+                    watch.stale += 1
+
+            def close(self):
+                self._look()
+                super().close()
+
+            def select(self, timeout=None):
+                self._look()
+                ready = super().select(timeout)
+                if watch.echo:
+                    watch._note(ready, selectors.EVENT_WRITE)
+                return ready
+
+        Watched.__name__ = Watched.__qualname__ = base.__name__
+        with faults._override(selectors, "DefaultSelector", Watched):
+            yield self
+
+    def _note(self, ready, write: int) -> None:
+        idle = {id(k.fileobj) for k, ev in ready if ev & write and isinstance(k.fileobj, HarnessSocket)
+                and k.fileobj.bytes_received <= k.fileobj.bytes_sent}
+        self._spurious = {key: self._spurious.get(key, 0) + 1 for key in idle}
+        self.busy = max([self.busy, *self._spurious.values()])
+
+    def verdict(self, what: str, transcript: Transcript) -> None:
+        left = [sel for sel in self.made if sel.get_map() is not None]
+        for sel in left:
+            sel.close()
+        if left:
+            raise _fail(f"{what} returned without closing its selector.",
+                        expected="the selector closed before the function returns",
+                        hint="sel.close() in a finally block, or `with selectors.DefaultSelector() "
+                             "as sel:`", transcript=transcript)
+        if self.stale:
+            raise _fail(f"{what} closed a socket that was still registered with its selector "
+                        f"(and then used the selector {self.stale} time(s) with it registered).",
+                        expected="sel.unregister(conn) before conn.close()",
+                        hint="unregister first, then close: the selector keeps its entry (and with "
+                             "select() or poll() reports the dead descriptor) until you do",
+                        transcript=transcript)
+        if self.busy >= self.BUSY:
+            raise _fail(f"{what} had its selector report a connection writable {self.busy} times in "
+                        f"a row while it had nothing to send: a busy-wait.",
+                        expected="EVENT_WRITE watched only while that connection's outgoing "
+                                 "buffer has bytes",
+                        hint="after each step compute the events: EVENT_WRITE if buffer else 0, "
+                             "plus EVENT_READ if the buffer is below the limit, and "
+                             "sel.modify(conn, events, buffer) when they change",
+                        transcript=transcript)
+
+
+def _serve_explained(server_fn, script, n, what, deadline, listener, watch, selectors_watch=None):
+    selectors_watch = _SelectorWatch(echo=False) if selectors_watch is None else selectors_watch
     try:
-        run = _serve(server_fn, script, n, what=what, deadline=deadline, listener=listener,
-                     expected=f"to serve {n} clients from one thread, and return when all "
-                              f"have closed")
-    except LearnerTimeout:
+        with selectors_watch.active():
+            run = _serve(server_fn, script, n, what=what, deadline=deadline, listener=listener,
+                         expected=f"to serve {n} clients from one thread, and return when all "
+                                  f"have closed")
+    except LearnerTimeout as exc:
+        failing = [c for c in listener.accepted if getattr(c, "failures", 0) >= 3]
+        if failing:
+            raise _fail(f"{what} did not return: after a client vanished it called recv()/send() "
+                        f"on that connection {failing[0].failures} times, and each failed "
+                        f"(BrokenPipeError or ConnectionResetError).",
+                        expected="the connection unregistered and closed at the first such error",
+                        hint="only BlockingIOError means 'not now'; any other OSError means the "
+                             "client is gone: unregister and close its connection",
+                        transcript=getattr(exc, "transcript", None)) from None
         raise
     except AssertionError as exc:
         # Explain the learner's own exception, if it had one first (the clients' trouble
@@ -589,10 +809,23 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch):
                 raise better from err
         raise
     watch.verdict(what, n, run.transcript)
+    if run.accepted > n:
+        raise _fail(f"{what} accepted {run.accepted} connections: a client that came after the "
+                    f"{n} it was asked to serve was accepted too.", expected=f"{n} connections",
+                    hint="once n clients have been accepted, stop watching the listening socket "
+                         "(sel.unregister(listener)); later clients wait in the backlog",
+                    transcript=run.transcript)
     _check_closed_all(run, what, run.transcript)
     if run.accepted != n:
         raise _fail(f"{what} accepted {run.accepted} connections.", expected=n,
                     transcript=run.transcript)
+    selectors_watch.verdict(what, run.transcript)
+    if getattr(listener, "blocking_accepts", 0) and selectors_watch.echo:
+        raise _fail(f"{what} called accept() on the listening socket in blocking mode.",
+                    expected="listener.setblocking(False) before the loop",
+                    hint="a client may go away between select() and accept(); on a blocking "
+                         "listener accept() then waits for the next client and stalls every "
+                         "other connection", transcript=run.transcript)
     return run
 
 
@@ -652,6 +885,31 @@ def _echo_failures(clients, transcript: Transcript, stalled_by: str | None = Non
                 transcript=transcript)
 
 
+def _hang_up_early(ep: Endpoint, transcript: Transcript, dl: Deadline) -> None:
+    """The client uploads 128 KiB, shuts down its sending side at once and only then reads.
+
+    The server reads the end of stream while its outgoing buffer still holds
+    most of the echo (every send takes at most half, and little fits in the
+    buffers): it may drop that rest and close, or send it first; the client
+    must receive a prefix of its upload, then the end.
+    """
+    upload = _BIG[:128 * 1024]
+    c = _Client(ep, upload, reading=False)
+    _pump([c], lambda: c.off >= len(upload), dl)
+    ep.shutdown_wr()
+    try:
+        got = ep.recv_until_eof(what="the rest of its echo, then the server to close")
+    except ConnectionError:
+        got = b""
+    ep.close()
+    if not upload.startswith(got):
+        raise _fail(f"{ep.side} sent 128 KiB and closed its sending side at once; what came back "
+                    f"is not its data.", expected=f"a prefix of {_show(upload)}", got=_show(got),
+                    hint="when recv() returns b'' unregister and close that connection, and do "
+                         "nothing more with it in this round (continue)",
+                    transcript=transcript)
+
+
 def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                      deadline: float | None = None) -> None:
     """``serve_many(listener, n)``: an echo server for n clients in one thread, with selectors.
@@ -683,7 +941,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
 
     watch = _ThreadWatch()
     listener = _tight_listener(False)
-    _serve_explained(serve_many, concurrent, n, what, deadline, listener, watch)
+    _serve_explained(serve_many, concurrent, n, what, deadline, listener, watch, _SelectorWatch(True))
 
     def one_by_one(address, transcript, dl):
         for i in range(3):
@@ -698,7 +956,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
 
     watch = _ThreadWatch()
     _serve_explained(serve_many, one_by_one, 3, "serve_many(listener, 3)", deadline,
-                     _tight_listener(False), watch)
+                     _tight_listener(False), watch, _SelectorWatch(True))
     if not edge_cases:
         return
 
@@ -714,9 +972,14 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                 _pump([first], lambda: first.done, dl)
                 _match_connections([None, first], listener)
                 _echo_failures([first], transcript)
+                # It vanishes in the middle of a message: the server can still read what it
+                # sent, but every send to it fails, and so does every recv after that.
+                first.conn.dying = True
                 gone.sendall(b"and then half a mess")
                 gone.reset()
             eps += [connect(address, transcript, f"client {i}", deadline=dl) for i in (3, 4)]
+            # One client too many: it must wait in the backlog (the server serves 4).
+            extra.append(connect(address, transcript, "client 5 (one too many)", deadline=dl))
             hogc = _Client(hog, _BIG, reading=False)
             others = [_Client(eps[1], (UTF8_TEXT + " #3").encode()),
                       _Client(eps[2], _BIG[:64 * 1024])]
@@ -724,6 +987,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
             _match_connections([hogc, None] + others, listener)
             watch.sample()
             _echo_failures(others, transcript, stalled_by="client 1")
+            _hang_up_early(eps[2], transcript, dl)
             hogc.reading = True
             _pump([hogc] + others, lambda: hogc.done, dl)
             if not hogc.done or bytes(hogc.got) != _BIG:
@@ -736,12 +1000,14 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                                  "is writable again", transcript=transcript)
             _finish_clients(eps, transcript)
         finally:
-            for ep in eps:
+            for ep in eps + extra:
                 ep.close()
 
+    extra: list = []
     watch = _ThreadWatch()
     listener = _tight_listener(True)
-    _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch)
+    _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch,
+                     _SelectorWatch(True))
 
 
 def _relay_expect(ep: Endpoint, line: bytes, sender: str, transcript: Transcript,
@@ -803,7 +1069,7 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
         try:
             eps = [connect(address, transcript, f"client {i + 1}", deadline=dl) for i in range(4)]
             c1, c2, c3, c4 = eps
-            steps = [(c1, b"two lines\nin one send\n", None), (c2, b"dribbled\n", 1),
+            steps = [(c1, b"two lines\nin one send\n", None), (c3, b"\n", None), (c2, b"dribbled\n", 1),
                      (c4, None, None),
                      (c3, ("after a reset: " + UTF8_TEXT + "\n").encode(), None)]
             alive = list(eps)
@@ -814,6 +1080,7 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
                     continue
                 sender.sendall(line, chunk=chunk, pause=scaled(0.001) if chunk else 0.0)
                 how = (" (sent one byte at a time)" if chunk else
+                       " (an empty line: just b'\\n', which find() finds at index 0)" if line == b"\n" else
                        " (two lines in one send)" if line.count(b"\n") > 1 else "")
                 for other in alive:
                     if other is not sender:
@@ -843,6 +1110,39 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
             for ep in eps:
                 ep.close()
 
+    def reset_while_busy(address, transcript, dl):
+        # Client 2 resets while the relay is busy sending client 1's long line to client 3 (who
+        # does not read yet), just after client 4 sent a line: the relay then sees client 4's
+        # line and client 2's reset in one round, and client 2 leaves while it relays that line.
+        eps = []
+        try:
+            for i, rcvbuf in enumerate((None, 1 << 20, 4096, 1 << 20)):
+                eps.append(connect(address, transcript, f"client {i + 1}", deadline=dl, rcvbuf=rcvbuf))
+            c1, c2, c3, c4 = eps
+            c1.sendall(b"all here?\n")
+            for ep in (c2, c3, c4):
+                _relay_expect(ep, b"all here?\n", c1.side, transcript)
+            conns = list(listener.accepted)
+            started = conns[2].send_started = threading.Event()
+            long_line = _BIG[:64 * 1024].replace(b"\n", b"-") + b"\n"
+            c1.sendall(long_line)
+            if not started.wait(dl.remaining()):
+                raise _fail("the relay never started to send client 1's line to client 3.",
+                            hint="send each complete line to every other client",
+                            transcript=transcript)
+            c4.sendall(b"from client 4\n")
+            c2.reset()
+            for ep in (c3, c4):
+                _relay_expect(ep, long_line, c1.side, transcript)
+            for ep in (c1, c3):
+                _relay_expect(ep, b"from client 4\n", c4.side, transcript,
+                              how=" (sent while client 2 reset its connection)")
+            watch.sample()
+            _finish_clients([c1, c3, c4], transcript)
+        finally:
+            for ep in eps:
+                ep.close()
+
     watch = _ThreadWatch()
     _serve_explained(relay, take_turns, 3, "relay(listener, 3)", deadline,
                      _tight_listener(False), watch)
@@ -850,6 +1150,9 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
         watch = _ThreadWatch()
         _serve_explained(relay, awkward, 4, "relay(listener, 4)", deadline,
                          _tight_listener(True), watch)
+        watch = _ThreadWatch()
+        listener = _tight_listener(False)
+        _serve_explained(relay, reset_while_busy, 4, "relay(listener, 4)", deadline, listener, watch)
 
 
 # -- exercise 5: a TLS client that checks who it talks to ----------------------------------------
@@ -873,9 +1176,9 @@ def loopback_ca(name: str = "course"):
 class _TlsEcho(Peer):
     """A TLS echo server on loopback; it sends each reply in ``record``-byte TLS records."""
 
-    def __init__(self, context: ssl.SSLContext, names, record: int | None, **kw):
+    def __init__(self, context: ssl.SSLContext, names, record: int | None, cut: int | None = None, **kw):
         super().__init__(**kw)
-        self.context, self.names, self.record = context, names, record
+        self.context, self.names, self.record, self.cut = context, names, record, cut
         self.handshakes = 0
 
     def _wait(self, sock, read: bool = True, write: bool = False) -> None:
@@ -922,6 +1225,9 @@ class _TlsEcho(Peer):
                 self.transcript.received(self.side, data)
                 if not data:
                     return
+                if self.cut is not None:
+                    data = data[:self.cut]
+                    self.cut -= len(data)
                 step = self.record or len(data)
                 for k in range(0, len(data), step):
                     piece = data[k:k + step]
@@ -929,6 +1235,9 @@ class _TlsEcho(Peer):
                     while sent < len(piece):
                         sent += self._retry(tls, tls.send, piece[sent:])
                     self.transcript.sent(self.side, piece)
+                if self.cut == 0:
+                    self.transcript.note(self.side, "closes the connection in the middle of the echo")
+                    return
 
 
 @contextlib.contextmanager
@@ -938,7 +1247,7 @@ def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
     Yields the running peer; ``.cafile`` is the path of a PEM file with the
     CA the client should trust (the course CA, whatever signed the server's
     certificate), valid inside the block.  ``record`` splits each echo into
-    TLS records of that many bytes.
+    TLS records of that many bytes; ``cut=k`` echoes only k bytes, then closes.
     """
     trusted = loopback_ca()
     ca = trusted if ca is None else ca
@@ -951,6 +1260,35 @@ def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
         yield srv
 
 
+@contextlib.contextmanager
+def _short_tls_sends():
+    """Every ``SSLSocket.send()`` the learner's code makes sends at most half of its data.
+
+    Why: like ``socket.send``, ``SSLSocket.send`` returns how many bytes it
+    took and may take fewer than it was given; CPython's happens to take
+    everything on a blocking socket, so ``send`` where ``sendall`` is needed
+    passes by luck.  ``sendall`` (which loops over ``send``) still sends all.
+    Yields a counter of short sends made.
+    """
+    real = ssl.SSLSocket.send
+    made = [0]
+
+    def send(self, data, flags=0):
+        if faults.called_by_learner():
+            try:
+                view = memoryview(data).cast("B")
+            except TypeError:
+                return real(self, data, flags)  # the usual "bytes-like object is required"
+            if len(view) > 1:
+                made[0] += 1
+                return real(self, view[:len(view) // 2], flags)
+        return real(self, data, flags)
+
+    with faults._override(ssl.SSLSocket, "send", send):
+        yield made
+
+
+@_timeout_required("tls_echo(port, server_name, cafile, message)", "connect")
 def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``tls_echo(port, server_name, cafile, message) -> bytes`` over TLS on 127.0.0.1.
 
@@ -960,7 +1298,9 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
     cases: a 4 KiB echo in 100-byte TLS records, a second call, a server
     whose certificate is for another name, and one signed by an unknown CA
     (ssl.SSLCertVerificationError expected in both); the socket must be
-    closed in every case.
+    closed in every case; every ``send`` of the 4 KiB case takes at most
+    half, a server that closes after half the echo must end in EOFError
+    (not a loop that never ends), and the connection must have a timeout.
     """
     what = "tls_echo(port, server_name, cafile, message)"
     cases = [("localhost", None, None, b"hello over TLS")]
@@ -969,7 +1309,8 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
         cases += [("localhost", None, 100, big), ("localhost", None, None, b"second call")]
     for name, ca, record, message in cases:
         with tls_server((name,), ca, record, timeout=_patience(deadline)) as srv, \
-                record_unclosed() as unclosed:
+                record_unclosed() as unclosed, \
+                (_short_tls_sends() if record else contextlib.nullcontext([0])) as shorts:
             try:
                 got = _call(tls_echo, srv.port, "localhost", srv.cafile, message, what=what,
                             deadline=deadline, peer=srv,
@@ -977,6 +1318,13 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                             hint="ctx = ssl.create_default_context(cafile=cafile); "
                                  "ctx.wrap_socket(sock, server_hostname=server_name)")
             except AssertionError as exc:
+                if shorts[0] and len(srv.received) < len(message):
+                    raise _fail(f"the server received only {len(srv.received)} of the "
+                                f"{len(message)} bytes of the message, so the echo never came "
+                                f"complete.", expected=_show(message), got=_show(srv.received),
+                                hint="SSLSocket.send() may send only part of the data (it returns "
+                                     "how many bytes it took); use sendall()",
+                                transcript=srv.transcript) from None
                 raise _tls_explained(exc, what, srv) or exc
         if not isinstance(got, (bytes, bytearray)) or bytes(got) != message:
             short = isinstance(got, (bytes, bytearray)) and message.startswith(bytes(got))
@@ -990,6 +1338,7 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
         _closes_its_socket(unclosed, what, srv.transcript)
     if not edge_cases:
         return
+    _tls_cut_short(tls_echo, what, deadline)
     for names, ca, problem in ((("wrong.example",), None, "is for 'wrong.example'"),
                                (("localhost",), loopback_ca("stranger"),
                                 "is signed by a CA the client does not trust")):
@@ -1015,6 +1364,29 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                         f"{_show(srv.received)}.", expected="nothing sent before verification",
                         transcript=srv.transcript)
         _closes_its_socket(unclosed, f"{what} (failed handshake)", srv.transcript)
+
+
+def _tls_cut_short(tls_echo, what: str, deadline) -> None:
+    """A server that closes after half the echo: the client must stop with EOFError, not spin."""
+    message = b"the server will hang up halfway through this echo"
+    half = len(message) // 2
+    with tls_server(cut=half, timeout=_patience(deadline)) as srv, record_unclosed() as unclosed:
+        got, exc = _attempt(tls_echo, srv.port, "localhost", srv.cafile, message, what=what,
+                            deadline=deadline, peer=srv,
+                            expected="EOFError once recv() returns b'' (the server has closed)",
+                            hint="recv() returns b'' when the server has closed: stop and raise "
+                                 "EOFError, or the loop asks for the rest for ever")
+    if exc is None:
+        raise _fail(f"the server closed after echoing {half} of {len(message)} bytes, and {what} "
+                    f"returned {_show(got)}.", expected="EOFError (the echo is incomplete)",
+                    hint="when recv() returns b'' before you have len(message) bytes, raise "
+                         "EOFError", transcript=srv.transcript)
+    if not isinstance(exc, (EOFError, ConnectionError, ssl.SSLError)):
+        raise _fail(f"the server closed after echoing {half} of {len(message)} bytes, and {what} "
+                    f"raised {type(exc).__name__}: {exc}.", expected="EOFError",
+                    hint="when recv() returns b'' before you have len(message) bytes, raise "
+                         "EOFError", transcript=srv.transcript)
+    _closes_its_socket(unclosed, f"{what} (server closed early)", srv.transcript)
 
 
 def _tls_explained(exc: AssertionError, what: str, srv):

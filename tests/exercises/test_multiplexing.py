@@ -43,22 +43,38 @@ MISTAKES = {
     "ex2_connect_nonblocking__einprogress_is_failure": (True, "treated EINPROGRESS as a failure"),
     "ex2_connect_nonblocking__returns_timeout_socket": (True, "in blocking mode"),
     "ex2_connect_nonblocking__trusts_writable": (False, "read err = sock.getsockopt"),
+    "ex2_connect_nonblocking__ignores_connect_ex_result": (False, "returned ENETUNREACH at once"),
+    "ex2_connect_nonblocking__closes_only_on_exception": (False, "KeyboardInterrupt"),
+    "ex2_connect_nonblocking__detaches_on_failure": (False, "left a socket descriptor open"),
     "ex2_connect_nonblocking__leaks_on_failure": (False, "garbage collector"),
     "ex2_connect_nonblocking__waits_without_timeout": (False, "did not finish within"),
     "ex3_serve_many__thread_per_client": (True, "extra thread"),
-    "ex3_serve_many__forgets_unregister": (True, "unregister a socket from the selector"),
+    "ex3_serve_many__forgets_unregister": (True, "unregister"),
     "ex3_serve_many__blocking_sendall": (False, "stuck on client 1"),
     "ex3_serve_many__ignores_remainder": (False, r"echoed only \d+ of them"),
     "ex3_serve_many__crashes_on_reset": (False, "a client can vanish"),
+    "ex3_serve_many__leaves_selector_open": (True, "without closing its selector"),
+    "ex3_serve_many__blocking_listener": (True, "in blocking mode"),
+    "ex3_serve_many__keeps_accepting": (False, "accepted 5 connections"),
+    "ex3_serve_many__always_watches_write": (True, "busy-wait"),
+    "ex3_serve_many__treats_errors_as_not_now": (False, "only BlockingIOError means 'not now'"),
+    "ex3_serve_many__no_continue_after_close": (False, r"used a connection after closing it"),
     "ex4_relay__echoes_to_sender": (True, "should have received client 2's line"),
     "ex4_relay__relays_chunks": (False, "closed in the middle of a line"),
     "ex4_relay__drops_unfinished_tail": (False, r"line \(sent one byte at a time\)"),
     "ex4_relay__crashes_on_reset": (False, "a client can vanish"),
+    "ex4_relay__skips_empty_lines": (False, "an empty line"),
+    "ex4_relay__uses_closed_connection": (False, "already left"),
+    "ex4_relay__leaves_selector_open": (True, "without closing its selector"),
+    "ex4_relay__closes_without_unregister": (True, "still registered with its selector"),
     "ex5_tls_echo__forgets_cafile": (True, "refused the course server's valid certificate"),
     "ex5_tls_echo__ip_as_server_name": (True, "not the IP address"),
     "ex5_tls_echo__no_verification": (False, "is for 'wrong.example', but .* went ahead"),
     "ex5_tls_echo__no_hostname_check": (False, "is for 'wrong.example', but .* went ahead"),
     "ex5_tls_echo__single_recv": (False, "several records"),
+    "ex5_tls_echo__no_timeout": (False, "without a timeout"),
+    "ex5_tls_echo__loops_on_eof": (False, "raise EOFError"),
+    "ex5_tls_echo__uses_send": (False, r"use sendall\(\)"),
 }
 
 
@@ -125,13 +141,16 @@ def serve_many_without_backpressure(listener, n):
     listener.setblocking(False)
     with selectors.DefaultSelector() as sel:
         sel.register(listener, selectors.EVENT_READ)
-        left = n
+        left = waiting = n
         while left:
             for key, events in sel.select():
                 if key.fileobj is listener:
                     conn, _ = listener.accept()
+                    waiting -= 1
+                    if not waiting:
+                        sel.unregister(listener)  # n have come: later clients wait in the backlog
                     conn.setblocking(False)
-                    sel.register(conn, selectors.EVENT_READ | selectors.EVENT_WRITE, bytearray())
+                    sel.register(conn, selectors.EVENT_READ, bytearray())
                     continue
                 conn, out = key.fileobj, key.data
                 try:
@@ -140,8 +159,10 @@ def serve_many_without_backpressure(listener, n):
                         if not data:
                             raise ConnectionResetError
                         out += data
-                    if events & selectors.EVENT_WRITE and out:
+                    if out:
                         del out[:conn.send(out)]
+                    # EVENT_WRITE only while there is something to send
+                    sel.modify(conn, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0), out)
                 except BlockingIOError:
                     continue
                 except OSError:

