@@ -632,7 +632,7 @@ class _Client:
 
 def _match_connections(clients, listener) -> None:
     """Pair each client with the server's side of its connection (clients connect in order)."""
-    for c, conn in zip(clients, listener.accepted):
+    for c, conn in zip(clients, listener.accepted, strict=False):  # a client may not have been accepted
         if c is not None:
             c.conn = conn
 
@@ -1325,7 +1325,7 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                                 hint="SSLSocket.send() may send only part of the data (it returns "
                                      "how many bytes it took); use sendall()",
                                 transcript=srv.transcript) from None
-                raise _tls_explained(exc, what, srv) or exc
+                raise (_tls_explained(exc, what, srv) or exc) from None
         if not isinstance(got, (bytes, bytearray)) or bytes(got) != message:
             short = isinstance(got, (bytes, bytearray)) and message.startswith(bytes(got))
             raise _fail(f"{what} returned the wrong echo"
