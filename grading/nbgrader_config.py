@@ -37,8 +37,10 @@ c.GenerateFeedback.preprocessors = [
     "course_lib.grading.feedback.RedactHiddenTests",
     "course_lib.grading.feedback.ScrubHiddenEcho",
     "course_lib.grading.feedback.CapOutputs",
+    # Mermaid as pre-rendered SVG (shows offline, no script): before SanitizeHTML, which would escape the
+    # block's arrows and so change the key its picture is found by
+    "course_lib.grading.diagrams.MermaidToSVG",
     "nbconvert.preprocessors.sanitize.SanitizeHTML",
-    "course_lib.grading.diagrams.MermaidToSVG",  # Mermaid as pre-rendered SVG: shows offline, no script
     "course_lib.grading.feedback.SvgAsImage",  # pictures shown through <img>, where no script can run
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -52,3 +52,22 @@ def test_an_assignment_of_two_notebooks_is_graded_whole(two_notebook_course, tmp
             "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
             "WHERE submitted_assignment.student_id = 'bob' GROUP BY submitted_notebook.notebook_id").fetchall()
     assert len(stored) == 2 and sorted(score for _, score in stored) == [0, 3]
+
+
+def test_feedback_shows_the_notebooks_diagrams_as_pictures(tmp_path):
+    """Mermaid blocks reach feedback as pre-rendered pictures, after the sanitiser, not as raw text."""
+    from course_lib.grading.course import assignments
+    from course_lib.grading.diagrams import blocks
+
+    [source] = assignments()["01_creation"].notebooks
+    codes = [b for c in nbformat.read(str(source), as_version=4).cells if c.cell_type == "markdown"
+             for b in blocks(c.source)]
+    expected = len(codes)
+    dest = tmp_path / "subs" / "alice" / "01_creation"
+    dest.mkdir(parents=True)
+    shutil.copyfile(source, dest / source.name)
+    [result] = grade(tmp_path / "subs", tmp_path / "out", jobs=1)
+    assert result.score == result.max_score
+    page = (tmp_path / "out" / "feedback" / "alice" / "01_creation" / "creation.html").read_text()
+    assert expected > 0 and page.count('src="data:image/svg+xml;base64,') >= expected
+    assert not [code for code in codes if code.strip().splitlines()[0] in page], "a diagram is shown as text"
