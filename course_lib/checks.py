@@ -29,7 +29,7 @@ import time
 
 from . import exchange, faults, peers, probes
 from .failures import CheckFailure
-from .peers import Endpoint, PeerStopped, WaitTimeout, _Waker, connect, udp_client
+from .endpoint import Endpoint, PeerStopped, WaitTimeout, Waker, connect, udp_client
 from .probes import ADDRINUSE_ERRNOS, REFUSAL_DELAY, dualstack_available, errno_name, skip_unless
 from .resources import hard_close, record_unclosed
 from .runners import (LearnerCall, LearnerTimeout, harness_listener, run_client,
@@ -678,13 +678,13 @@ def check_udp_echo_server(serve_udp, *, edge_cases: bool = True, deadline: float
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     clients = []
     call = None
-    waker = _Waker()
+    waker = Waker()
     try:
         server.bind(("127.0.0.1", 0))
         address = server.getsockname()
         clients = [udp_client(transcript, f"client {i + 1}", deadline=dl) for i in range(3)]
         for ep in clients:
-            ep._stop, ep.drain = waker, True  # wake up as soon as the learner's function ends
+            ep.stop_when(waker)  # wake up as soon as the learner's function ends
         call = LearnerCall(serve_udp, (server, count), what=what, on_finish=waker.set).start()
         for k, (who, msg) in enumerate(plan):
             ep = clients[who]
@@ -1318,20 +1318,20 @@ def _learner_io(fn, args, what, transcript, deadline, ep=None, work=None):
     raised).  The learner's exceptions are explained; its socket is closed
     if it is abandoned.
     """
-    waker = _Waker()
+    waker = Waker()
     call = LearnerCall(fn, args, what=what, on_finish=waker.set).start()
     seconds = _seconds(deadline)
     outcome = None
     try:
         if work is not None:
-            ep._stop, ep.drain = waker, True
+            ep.stop_when(waker)
             try:
                 outcome = work(ep)
             except (PeerStopped, WaitTimeout, EOFError) as exc:
                 outcome = exc
             finally:
-                ep._stop = None
-        if not call.wait(seconds if ep is None else ep._limit()):
+                ep.stop_when(None)
+        if not call.wait(seconds if ep is None else ep.limit()):
             raise LearnerTimeout(f"{what} did not return within {seconds:.1f} s.\n"
                                  f"  the exchange:\n{exchange.text(transcript)}")
         try:

@@ -13,23 +13,21 @@ threads and closes its sockets, whatever happened inside the block::
         learner_client(srv.port)
     # srv.received, srv.transcript, srv.errors are still readable here
 
-The :class:`Endpoint` wrapper is shared with the reference *clients* the
-checks use to drive learner servers (:func:`connect`).
+The harness's socket wrapper (:class:`Endpoint`), the reference clients
+(:func:`connect`, :func:`udp_client`) and :func:`refused_address` live in
+:mod:`course_lib.endpoint` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import select
 import socket
-import struct
-import sys
 import threading
 import time
 
-from .probes import RESET_ERRNOS, errno_name
-from .resources import hard_close, temp_unix_path
+from .endpoint import (Bound, Endpoint, PeerStopped, WaitTimeout, Waker, bind_loopback, connect,
+                       harness_threads, loopback_address, refused_address, udp_client)
+from .resources import hard_close
 from .timing import DEFAULT_DEADLINE, Deadline, scaled
 from .transcript import Transcript
 
@@ -54,346 +52,6 @@ __all__ = [
     "refused_address",
     "timestamp_reply",
 ]
-
-_CHUNK = 256 * 1024
-
-
-class PeerStopped(Exception):
-    """Raised inside a peer's thread when the harness asked it to stop."""
-
-
-class WaitTimeout(TimeoutError):
-    """A harness-side wait passed its deadline (the other side went quiet).
-
-    ``.at`` is the monotonic time it happened, so the harness can tell
-    whether the learner's code ended before the wait gave up (its cause) or
-    after (a consequence of the harness closing its side).
-    """
-
-    def __init__(self, *args) -> None:
-        super().__init__(*args)
-        self.at = time.monotonic()
-
-
-class _Waker:
-    """A socketpair used to interrupt select() in peer threads, portably.
-
-    Why: closing a socket from another thread does not wake a thread blocked
-    on it on every platform (macOS ``accept``); a byte written to a waker
-    socket that every wait also selects on does, and setting it once wakes
-    every current and future wait.
-    """
-
-    def __init__(self) -> None:
-        self._r, self._w = socket.socketpair()
-        self._r.setblocking(False)
-        self.is_set = False
-        self._lock = threading.Lock()
-
-    def fileno(self) -> int:
-        return self._r.fileno()
-
-    def set(self) -> None:
-        with self._lock:
-            if not self.is_set and self._w.fileno() != -1:
-                self.is_set = True
-                self._w.send(b"!")
-
-    def pause(self, seconds: float) -> None:
-        """Wait ``seconds`` unless stopped first (raises PeerStopped)."""
-        r, _, _ = select.select([self._r], [], [], seconds)
-        if r:
-            raise PeerStopped()
-
-    def close(self) -> None:
-        with self._lock:
-            self._r.close()
-            self._w.close()
-
-
-def loopback_address(family: int) -> tuple:
-    """The loopback host to bind for ``family`` with port 0.
-
-    Why: peers never bind anything but loopback, and always port 0 so the
-    operating system picks a free port (a fixed port collides with another
-    test, another learner, or a TIME_WAIT left by the previous run).
-    """
-    if family == socket.AF_INET:
-        return ("127.0.0.1", 0)
-    if family == socket.AF_INET6:
-        return ("::1", 0)
-    raise ValueError(f"no loopback (host, port) for family {family!r}")
-
-
-def _linger_zero() -> bytes:
-    # struct linger is two ints on POSIX, two unsigned shorts on Windows.
-    return struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
-
-
-class Endpoint:
-    """A socket plus a transcript, a deadline and an optional stop signal.
-
-    Why: every read and write the harness does must be recorded (for the
-    failure message), bounded in time (never hang a kernel), and
-    interruptible when the check ends.  The socket is put in non-blocking
-    mode and every wait is a ``select`` on it (and on the stop waker) with a
-    timeout: the lesser of ``timeout`` per wait and the overall ``deadline``.
-    With ``drain``, data already waiting is still read after the stop signal
-    (used when "stop" means "the learner's function has returned").
-    """
-
-    def __init__(self, sock, transcript: Transcript, side: str, *,
-                 timeout: float | None = None, deadline: Deadline | None = None,
-                 stop: _Waker | None = None, drain: bool = False) -> None:
-        sock.setblocking(False)
-        self.drain = drain
-        self.sock = sock
-        self.transcript = transcript
-        self.side = side
-        self.timeout = DEFAULT_DEADLINE if timeout is None else timeout
-        self.deadline = deadline
-        self._stop = stop
-        self._buf = bytearray()
-        self.eof = False
-        self.closed = False
-
-    # -- waiting ---------------------------------------------------------
-    def _limit(self) -> float:
-        if self.deadline is None:
-            return self.timeout
-        return min(self.timeout, self.deadline.remaining())
-
-    def wait(self, read: bool = True, write: bool = False, what: str = "data"):
-        """Wait until readable/writable; raise WaitTimeout or PeerStopped."""
-        limit = self._limit()
-        rlist = [self.sock] if read else []
-        if self._stop is not None:
-            rlist.append(self._stop)
-        wlist = [self.sock] if write else []
-        r, w, _ = select.select(rlist, wlist, [], limit)
-        if self._stop is not None and self._stop in r:
-            if not (self.drain and (self.sock in r or self.sock in w)):
-                raise PeerStopped()
-        if not r and not w:
-            self.transcript.timeout(self.side, f"(gave up after {limit:.2f} s waiting for {what})")
-            raise WaitTimeout(f"{self.side} waited {limit:.2f} s for {what}")
-        return self.sock in r, self.sock in w
-
-    def pause(self, seconds: float) -> None:
-        """A deliberate delay (for misbehaving peers), ended early by stop."""
-        if self._stop is not None:
-            self._stop.pause(seconds)  # deliberate delay (sleep-ok)
-        else:
-            time.sleep(seconds)  # noqa: TID251 - sleep-ok: a deliberate delay in a misbehaving peer
-
-    def _io(self, fn, *args):
-        try:
-            return fn(*args)
-        except (BlockingIOError, InterruptedError):
-            return None
-        except OSError as exc:
-            if exc.errno in RESET_ERRNOS:
-                self.transcript.reset(self.side, f"(saw {errno_name(exc.errno)}: the other side reset "
-                                                 f"or abandoned the connection)")
-            else:
-                self.transcript.error(self.side, exc)
-            raise
-
-    # -- receiving -------------------------------------------------------
-    def recv(self, n: int = 65536, what: str = "data") -> bytes:
-        """Receive up to n bytes (b'' at EOF), waiting with the deadline."""
-        if self._buf:
-            data = bytes(self._buf[:n])
-            del self._buf[:n]
-            return data
-        if self.eof:
-            return b""
-        while True:
-            self.wait(what=what)
-            data = self._io(self.sock.recv, n)
-            if data is None:
-                continue
-            self.transcript.received(self.side, data)
-            if not data:
-                self.eof = True
-            return data
-
-    def recv_exactly(self, n: int, what: str | None = None) -> bytes:
-        """Receive exactly n bytes; EOFError if the other side closes first."""
-        out = bytearray()
-        while len(out) < n:
-            chunk = self.recv(min(n - len(out), _CHUNK), what=what or f"{n - len(out)} more bytes")
-            if not chunk:
-                raise EOFError(f"connection closed after {len(out)} of {n} bytes")
-            out += chunk
-        return bytes(out)
-
-    def recv_line(self, what: str = "a line ending in b'\\n'") -> bytes:
-        """Receive up to and including b'\\n'; at EOF return what there is."""
-        while True:
-            i = self._buf.find(b"\n")
-            if i >= 0:
-                line = bytes(self._buf[:i + 1])
-                del self._buf[:i + 1]
-                return line
-            if self.eof:
-                line = bytes(self._buf)
-                self._buf.clear()
-                return line
-            self.wait(what=what)
-            data = self._io(self.sock.recv, 65536)
-            if data is None:
-                continue
-            self.transcript.received(self.side, data)
-            if not data:
-                self.eof = True
-            self._buf += data
-
-    def recv_until_eof(self, what: str = "the end of the data (EOF)") -> bytes:
-        """Receive everything until the other side finishes sending."""
-        out = bytearray()
-        while True:
-            chunk = self.recv(_CHUNK, what=what)
-            if not chunk:
-                return bytes(out)
-            out += chunk
-
-    # -- sending ---------------------------------------------------------
-    def sendall(self, data: bytes, chunk: int | None = None, pause: float = 0.0) -> None:
-        """Send all of data, optionally in ``chunk``-sized pieces with pauses."""
-        view = memoryview(bytes(data))
-        step = chunk or _CHUNK
-        off = 0
-        while off < len(view):
-            piece_end = min(off + step, len(view))
-            while off < piece_end:
-                self.wait(read=False, write=True, what="room to send (the other side is not reading)")
-                n = self._io(self.sock.send, view[off:piece_end])
-                if n:
-                    self.transcript.sent(self.side, view[off:off + n])
-                    off += n
-            if chunk and pause and off < len(view):
-                self.pause(pause)  # dribbling peer (sleep-ok)
-
-    def exchange(self, data: bytes, expect: int, shutdown: bool = False) -> bytes:
-        """Send data while receiving up to ``expect`` bytes, without deadlock.
-
-        Why: echoing 1 MiB needs both directions to flow at once; a client
-        that sends everything before reading fills both socket buffers and
-        deadlocks with a correct server.
-        """
-        view = memoryview(bytes(data))
-        off = 0
-        got = bytearray(self._buf)
-        self._buf.clear()
-        if shutdown and not view:
-            self.shutdown_wr()
-        while len(got) < expect and not self.eof:
-            sending = off < len(view)
-            readable, writable = self.wait(read=True, write=sending, what=f"{expect - len(got)} more bytes")
-            if readable:
-                chunk = self._io(self.sock.recv, _CHUNK)
-                if chunk is not None:
-                    self.transcript.received(self.side, chunk)
-                    if not chunk:
-                        self.eof = True
-                    got += chunk
-            if writable:
-                n = self._io(self.sock.send, view[off:off + _CHUNK])
-                if n:
-                    self.transcript.sent(self.side, view[off:off + n])
-                    off += n
-                    if shutdown and off == len(view):
-                        self.shutdown_wr()
-        return bytes(got)
-
-    # -- UDP -------------------------------------------------------------
-    def recvfrom(self, n: int = 65535, what: str = "a datagram"):
-        """Receive one datagram: (data, address)."""
-        while True:
-            self.wait(what=what)
-            res = self._io(self.sock.recvfrom, n)
-            if res is not None:
-                data, addr = res
-                self.transcript.record(self.side, "received", data, text=f"from {addr!r}")
-                return data, addr
-
-    def sendto(self, data: bytes, address) -> None:
-        """Send one datagram to address."""
-        while True:
-            self.wait(read=False, write=True, what="room to send a datagram")
-            if self._io(self.sock.sendto, data, address) is not None:
-                self.transcript.record(self.side, "sent", data, text=f"to {address!r}")
-                return
-
-    # -- ending ----------------------------------------------------------
-    def shutdown_wr(self) -> None:
-        """Half-close: tell the other side no more data is coming."""
-        self.sock.shutdown(socket.SHUT_WR)
-        self.transcript.shutdown(self.side)
-
-    def close(self) -> None:
-        """Close the socket (idempotent)."""
-        if not self.closed:
-            self.closed = True
-            self.sock.close()
-            self.transcript.close(self.side)
-
-    def reset(self) -> None:
-        """Abort the connection with RST (SO_LINGER 0) instead of a clean FIN."""
-        if not self.closed:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _linger_zero())
-            self.closed = True
-            self.sock.close()
-            self.transcript.reset(self.side, "(closed with SO_LINGER 0: sends RST)")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def connect(address, transcript: Transcript, side: str = "client", *,
-            family: int | None = None, deadline: Deadline | None = None,
-            timeout: float | None = None, rcvbuf: int | None = None) -> Endpoint:
-    """Open a reference client connection to a (learner's) server.
-
-    Why: checks drive learner servers with clients whose every byte is
-    recorded and whose every wait is bounded; the connect itself is bounded
-    too, and the socket is closed if connecting fails.
-    """
-    if family is None:
-        family = socket.AF_UNIX if isinstance(address, str) else (
-            socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        if rcvbuf:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        limit = DEFAULT_DEADLINE if timeout is None else timeout
-        if deadline is not None:
-            limit = min(limit, deadline.remaining())
-        sock.settimeout(max(limit, 0.001))
-        sock.connect(address)
-    except BaseException as exc:
-        sock.close()
-        transcript.error(side, exc)
-        raise
-    transcript.note(side, f"connected to {address!r}")
-    return Endpoint(sock, transcript, side, timeout=timeout, deadline=deadline)
-
-
-def udp_client(transcript: Transcript, side: str = "client", *, family: int = socket.AF_INET,
-               deadline: Deadline | None = None, timeout: float | None = None) -> Endpoint:
-    """A bound UDP reference client (its own port, so replies can be routed)."""
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        sock.bind(loopback_address(family))
-    except BaseException:  # pragma: no cover - loopback bind does not fail
-        sock.close()
-        raise
-    return Endpoint(sock, transcript, side, timeout=timeout, deadline=deadline)
-
 
 class Peer:
     """Base of the reference servers: threads, sockets and cleanup.
@@ -420,11 +78,11 @@ class Peer:
         self.listener = None
         self.connections = 0
         self.finished = 0
-        self._stop = _Waker()
+        self._stop = Waker()
         self._cond = threading.Condition()
         self._threads: list = []
         self._endpoints: set = set()
-        self._unix = None
+        self._bound: Bound | None = None
         self._stopped = False
         self._name = f"{type(self).__name__}-{next(self._ids)}"
 
@@ -445,20 +103,15 @@ class Peer:
         return self.transcript.sent_by(self.side)
 
     # -- lifecycle -----------------------------------------------------------
-    def _bind(self):
+    def _bind(self) -> None:
         sock = socket.socket(self.family, self.sock_type)
         try:
-            if self.family == getattr(socket, "AF_UNIX", None):
-                self._unix = temp_unix_path()
-                sock.bind(self._unix.__enter__())
-            else:
-                sock.bind(loopback_address(self.family))
+            self._bound = bind_loopback(sock)
         except BaseException:
             sock.close()
-            self._cleanup_unix()
             raise
         self.listener = sock
-        self.address = sock.getsockname()
+        self.address = self._bound.address
 
     def start(self) -> "Peer":
         """Bind, listen and start serving in a background thread."""
@@ -477,7 +130,7 @@ class Peer:
     def _spawn(self, target, *args) -> None:
         t = threading.Thread(target=self._guard, args=(target,) + args,
                              name=f"{self._name}-{target.__name__}", daemon=True)
-        t._sc_harness = True  # not the learner's: see runners.LearnerCall.orphans
+        harness_threads.add(t)  # not the learner's: see runners.LearnerCall.orphans
         with self._cond:
             self._threads.append(t)
         t.start()
@@ -568,12 +221,8 @@ class Peer:
         if self.listener is not None:
             self.listener.close()
         self._stop.close()
-        self._cleanup_unix()
-
-    def _cleanup_unix(self) -> None:
-        if self._unix is not None:
-            self._unix.__exit__(None, None, None)
-            self._unix = None
+        if self._bound is not None:
+            self._bound.release()
 
     def __enter__(self):
         return self.start()
@@ -810,20 +459,3 @@ def late_server(delay: float, **kw) -> Peer:
     known up front, and connecting before it listens is refused.
     """
     return _Late(delay, **kw)
-
-
-@contextlib.contextmanager
-def refused_address(family: int = socket.AF_INET):
-    """Yield an address where connections are guaranteed to be refused.
-
-    Why: "pick a port nobody uses" is a race; a socket bound but never
-    listening holds the port for the duration, so connecting to it is
-    refused (ECONNREFUSED) and nothing else can grab it meanwhile.
-    """
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    with sock, contextlib.ExitStack() as stack:
-        if family == getattr(socket, "AF_UNIX", None):
-            sock.bind(stack.enter_context(temp_unix_path()))
-        else:
-            sock.bind(loopback_address(family))
-        yield sock.getsockname()

@@ -20,8 +20,8 @@ import time
 from typing import NamedTuple
 
 from . import exchange
-from .peers import loopback_address
-from .resources import hard_close, temp_unix_path
+from .endpoint import Bound, bind_loopback, harness_threads
+from .resources import hard_close
 from .timing import DEFAULT_DEADLINE, Deadline, scaled
 from .transcript import Transcript
 
@@ -98,6 +98,7 @@ class HarnessSocket(socket.socket):
         self.short_sends = short_sends
         self.short_recvs = short_recvs
         self.accepted: list = []
+        self.bound: Bound | None = None  # set by harness_listener: the binding to release
         self.short_sends_made = 0
         self.bytes_sent = 0  # by the learner's code, whatever the reference client then saw
         self.bytes_received = 0
@@ -196,7 +197,7 @@ def _quiet_thread(thread: threading.Thread) -> None:
 
 
 def _harness_thread(thread: threading.Thread) -> bool:
-    return getattr(thread, "_sc_harness", False)
+    return thread in harness_threads
 
 
 def shape(sock, short_sends: bool = True, short_recvs: bool = True) -> HarnessSocket:
@@ -225,13 +226,8 @@ def harness_listener(family: int = socket.AF_INET, *, short_sends: bool = False,
     """
     sock = HarnessSocket(family, socket.SOCK_STREAM, short_sends=short_sends,
                          short_recvs=short_recvs)
-    sock._unix_dir = None
     try:
-        if family == getattr(socket, "AF_UNIX", None):
-            sock._unix_dir = temp_unix_path()
-            sock.bind(sock._unix_dir.__enter__())
-        else:
-            sock.bind(loopback_address(family))
+        sock.bound = bind_loopback(sock)
         sock.listen(backlog)
     except BaseException:
         _close_listener(sock)
@@ -241,10 +237,8 @@ def harness_listener(family: int = socket.AF_INET, *, short_sends: bool = False,
 
 def _close_listener(sock) -> None:
     hard_close(sock)
-    unix_dir = getattr(sock, "_unix_dir", None)
-    if unix_dir is not None:
-        unix_dir.__exit__(None, None, None)
-        sock._unix_dir = None
+    if sock.bound is not None:
+        sock.bound.release()
 
 
 def _sockets_in(values) -> list:
@@ -272,7 +266,7 @@ class LearnerCall:
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True,
                                        name=f"learner-{getattr(fn, '__name__', 'call')}")
-        self.thread._sc_harness = True
+        harness_threads.add(self.thread)
         if hasattr(self.thread, "_invoke_excepthook"):  # an interrupt landing late stays quiet
             self.thread._invoke_excepthook = _ignore_abandoned(self.thread._invoke_excepthook)
         self._before: set = set()

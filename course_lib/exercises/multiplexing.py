@@ -55,7 +55,8 @@ from ..checks import (
     _timeout_required,
 )
 from ..failures import CheckFailure
-from ..peers import Endpoint, Peer, PeerStopped, WaitTimeout, connect
+from ..endpoint import Endpoint, PeerStopped, WaitTimeout, connect, harness_threads
+from ..peers import Peer
 from ..probes import REFUSED_ERRNOS, errno_name, skip_unless
 from ..resources import assert_no_fd_leak, hard_close, record_unclosed
 from ..runners import HarnessSocket, LearnerTimeout, shape
@@ -110,7 +111,7 @@ def _attempt(fn, *args, what: str, deadline=None, peer=None, transcript=None,
 def _threads_now(before: set) -> list:
     """Python threads started since ``before`` that are still running, not the harness's."""
     return [t for t in threading.enumerate()
-            if t not in before and not getattr(t, "_sc_harness", False) and t.is_alive()]
+            if t not in before and t not in harness_threads and t.is_alive()]
 
 
 def _os_threads() -> int | None:

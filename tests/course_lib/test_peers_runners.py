@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from course_lib import peers, probes, runners
+from course_lib import endpoint, peers, probes, runners
 from course_lib.timing import Deadline, scaled
 from course_lib.transcript import Transcript
 
@@ -315,14 +315,14 @@ def test_harness_listener_unix_and_accept():
         conn.close()
     runners._close_listener(listener)
     assert listener.accepted == [conn]
-    assert listener._unix_dir is None
+    assert listener.bound is not None and listener.bound._unix_dir is None
 
 
 def test_harness_listener_bind_failure_cleans_up(monkeypatch):
     def refuse(family):
         raise ValueError("no loopback for you")
 
-    monkeypatch.setattr(runners, "loopback_address", refuse)
+    monkeypatch.setattr(endpoint, "loopback_address", refuse)
     with pytest.raises(ValueError, match="no loopback"):
         runners.harness_listener()
 
