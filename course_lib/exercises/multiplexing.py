@@ -41,19 +41,8 @@ import threading
 import time
 
 from .. import faults, peers
-from ..checks import (
-    _BIG,
-    UTF8_TEXT,
-    _call,
-    _check_closed_all,
-    _closes_its_socket,
-    _fail,
-    _patience,
-    _seconds,
-    _serve,
-    _show,
-    _timeout_required,
-)
+from ..checks.drivers import _BIG, UTF8_TEXT, _call, _patience, _seconds, _serve, _timeout_required
+from ..checks.vocabulary import _check_closed_all, _closes_its_socket, _fail, _show
 from ..failures import CheckFailure
 from ..endpoint import Endpoint, PeerStopped, WaitTimeout, connect, harness_threads
 from ..peers import Peer

@@ -144,7 +144,7 @@ def test_dualstack_wrong_answers(answer, fragment):
 @pytest.mark.parametrize("answer", [A.make_dualstack_server_unsupported, A.make_dualstack_server],
                          ids=["create_server raises", "returns an AF_INET6 socket"])
 def test_dualstack_skips_where_unavailable(answer, monkeypatch, capsys):
-    monkeypatch.setattr(checks, "dualstack_available", lambda: False)
+    monkeypatch.setattr(checks.listeners, "dualstack_available", lambda: False)
     assert checks.check_dualstack_server(answer) is False
     assert "SKIPPED on this platform: dual-stack" in capsys.readouterr().out
 
@@ -154,7 +154,7 @@ def test_dualstack_unavailable_still_fails_the_blank_stub(monkeypatch):
     def stub():
         raise NotImplementedError()
 
-    monkeypatch.setattr(checks, "dualstack_available", lambda: False)
+    monkeypatch.setattr(checks.listeners, "dualstack_available", lambda: False)
     with pytest.raises(NotImplementedError):
         checks.check_dualstack_server(stub)
     with pytest.raises(AssertionError, match="should return the listening socket"):

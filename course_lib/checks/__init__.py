@@ -1,0 +1,69 @@
+"""High-level checks that notebook test cells call on learner code.
+
+Why this module exists: a notebook test cell should be one line, and that
+line should run a whole scenario, edge cases included, the way trio's
+``check_one_way_stream`` does for a stream factory.  Each check takes the
+learner's callable, drives it against a reference peer (or a reference
+client) on loopback, and on failure raises ``AssertionError`` with what was
+expected, what happened, and the transcript of bytes each side sent.
+
+Every check accepts ``edge_cases`` (False: the basic scenario, for the
+visible test cell; True, the default: the basic scenario plus the edge
+cases, for the hidden cell) and ``deadline`` (seconds per learner call,
+default :data:`course_lib.timing.DEFAULT_DEADLINE`).  Checks return None
+(``check_dualstack_server`` returns False when skipped).
+
+The package's rooms: :mod:`.vocabulary` (how a check fails: ``_fail``,
+``_show``, ``_explain``, the shared hints), :mod:`.drivers` (how learner
+code is run: ``_call``, ``_serve``, ``_learner_io``), and the checks grouped
+by the driver they share: :mod:`.servers`, :mod:`.listeners`,
+:mod:`.clients`, :mod:`.framing`.  Import the checks from here
+(``from course_lib import checks; checks.check_echo_server(...)``).
+"""
+
+from __future__ import annotations
+
+from .clients import (
+    check_fetch_all,
+    check_fetch_with_timeout,
+    check_line_client,
+    check_probe,
+    check_request,
+    check_sendfile,
+    check_udp_client,
+)
+from .drivers import MIB, UTF8_TEXT
+from .framing import check_framing, check_recv_exactly, check_recv_msg, check_send_msg
+from .listeners import check_dualstack_server, check_reuseaddr_listener, check_start_server
+from .servers import (
+    check_concurrent_server,
+    check_echo_server,
+    check_sequential_server,
+    check_timestamp_server,
+    check_udp_echo_server,
+)
+from .vocabulary import _fail as _fail, _show as _show  # the failure vocabulary (tests, CONTRIBUTING)
+
+__all__ = [
+    "check_start_server",
+    "check_echo_server",
+    "check_timestamp_server",
+    "check_sequential_server",
+    "check_concurrent_server",
+    "check_udp_echo_server",
+    "check_reuseaddr_listener",
+    "check_dualstack_server",
+    "check_fetch_all",
+    "check_request",
+    "check_probe",
+    "check_fetch_with_timeout",
+    "check_framing",
+    "check_send_msg",
+    "check_recv_msg",
+    "check_line_client",
+    "check_recv_exactly",
+    "check_udp_client",
+    "check_sendfile",
+    "MIB",
+    "UTF8_TEXT",
+]
