@@ -32,17 +32,26 @@ Public API (shared harness)
 ``course_lib.failures``
     ``CheckFailure`` (what checks raise), ``render(exc)``, ``install()``: in a
     notebook kernel, failures show as the clean block, never the harness's stack.
+``course_lib.endpoint``
+    The harness's own sockets: ``Endpoint`` (a socket with a transcript, a
+    deadline and a stop signal: ``recv``/``recv_exactly``/``recv_line``/
+    ``recv_until_eof``/``sendall``/``exchange``/``recvfrom``/``sendto``/
+    ``shutdown_wr``/``reset``/``close``, ``stop_when(waker)``, ``limit()``),
+    ``Waker``, ``PeerStopped``, ``WaitTimeout``; reference clients
+    ``connect(address, transcript, side, deadline=...)`` and ``udp_client(...)``;
+    ``bind_loopback(sock) -> Bound``, ``loopback_address(family)``,
+    ``refused_address(family)``; ``harness_threads`` (``t in harness_threads``).
 ``course_lib.peers``
-    Context managers yielding a peer with ``.address``, ``.port``,
-    ``.family``, ``.transcript``, ``.received``, ``.sent``, ``.errors``:
+    Context managers yielding a reference server (``Peer``) with ``.address``,
+    ``.port``, ``.family``, ``.transcript``, ``.received``, ``.sent``,
+    ``.errors``, ``wait_finished(count)``:
     ``echo_server(family)``, ``line_server(transform)``,
     ``timestamp_server()``, ``udp_echo_server(drop_first)``,
     ``silent_server()``, ``dribble_server(payload, chunk)``,
     ``reset_server(read)``, ``close_midway_server(payload, cut)``,
     ``half_close_server(reply)``, ``late_server(delay)``;
-    ``refused_address(family)``; reference clients ``connect(address,
-    transcript, side, deadline=...)`` and ``udp_client(...)`` returning an
-    ``Endpoint``; ``timestamp_reply(message)``.
+    ``timestamp_reply(message)``; re-exports ``Endpoint``, ``connect``,
+    ``udp_client``, ``refused_address`` and ``loopback_address``.
 ``course_lib.runners``
     ``LearnerTimeout``, ``run_with_deadline(fn, *args, deadline, what, ...)``,
     ``run_client(client_fn, *args, peer, deadline)``,
@@ -55,24 +64,32 @@ Public API (shared harness)
     ``unresponsive_address()``; ``assert_exact(got, want, what)``,
     ``check_cleans_up(fn, *args, method, error, what)``.
 ``course_lib.checks``
-    ``check_start_server``, ``check_echo_server``, ``check_timestamp_server``,
+    A package; every check is importable from ``course_lib.checks``.
+    Sections 03-04 and the shared ones: ``check_start_server``,
+    ``check_echo_server``, ``check_timestamp_server``,
     ``check_sequential_server``, ``check_concurrent_server``,
     ``check_udp_echo_server``, ``check_reuseaddr_listener``,
     ``check_dualstack_server``, ``check_fetch_all``, ``check_request``,
     ``check_probe``, ``check_fetch_with_timeout``, ``check_framing``,
-    ``check_send_msg``, ``check_recv_msg``,
-    ``check_line_client``, ``check_recv_exactly``, ``check_udp_client``,
-    ``check_sendfile``; each takes the learner's callable(s) and the keywords
-    ``edge_cases`` (False for a visible test cell's basic scenario) and
-    ``deadline``.
+    ``check_send_msg``, ``check_recv_msg``, ``check_line_client``,
+    ``check_recv_exactly``, ``check_udp_client``, ``check_sendfile``;
+    section 07: ``check_flush``, ``check_connect_nonblocking``,
+    ``check_serve_many``, ``check_relay``, ``check_tls_echo`` (with
+    ``loopback_ca``, ``tls_server``, ``unanswered_address``).  Each takes the
+    learner's callable(s) and the keywords ``edge_cases`` (False for a
+    visible test cell's basic scenario) and ``deadline``.  Modules:
+    ``vocabulary`` (how a check fails), ``drivers`` (how learner code runs),
+    ``servers``, ``listeners``, ``clients``, ``framing``, ``nonblocking``,
+    ``watching``, ``multiplexed``, ``tls``; the helpers of sections 01, 02, 05
+    and 06 in ``creation``, ``constants``, ``utilities``, ``errors``.
 
-Section-specific checks live in ``course_lib.exercises``; the grading
-pipeline in ``course_lib.grading`` and the command line in ``course_lib.cli``.
+The grading pipeline lives in ``course_lib.grading`` and the command line in
+``course_lib.cli``.
 """
 
-from . import checks, exchange, failures, faults, peers, probes, resources, runners, timing, transcript
+from . import checks, endpoint, exchange, failures, faults, peers, probes, resources, runners, timing, transcript
 
-__all__ = ["checks", "exchange", "failures", "faults", "peers", "probes", "resources", "runners", "timing",
-           "transcript"]
+__all__ = ["checks", "endpoint", "exchange", "failures", "faults", "peers", "probes", "resources", "runners",
+           "timing", "transcript"]
 
 failures.install()  # in a notebook kernel: failures read at a glance (no-op elsewhere)

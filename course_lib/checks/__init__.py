@@ -42,7 +42,11 @@ from .servers import (
     check_timestamp_server,
     check_udp_echo_server,
 )
-from .vocabulary import _fail as _fail, _show as _show  # the failure vocabulary (tests, CONTRIBUTING)
+from .multiplexed import check_relay, check_serve_many
+from .nonblocking import check_connect_nonblocking, check_flush, unanswered_address
+from .tls import check_tls_echo, loopback_ca, tls_server
+from .vocabulary import _fail as _fail  # the failure vocabulary (tests, CONTRIBUTING)
+from .vocabulary import _show as _show
 
 __all__ = [
     "check_start_server",
@@ -64,6 +68,14 @@ __all__ = [
     "check_recv_exactly",
     "check_udp_client",
     "check_sendfile",
+    "check_flush",
+    "check_connect_nonblocking",
+    "check_serve_many",
+    "check_relay",
+    "check_tls_echo",
+    "loopback_ca",
+    "tls_server",
+    "unanswered_address",
     "MIB",
     "UTF8_TEXT",
 ]

@@ -161,3 +161,30 @@ def _learner_io(fn, args, what, transcript, deadline, ep=None, work=None):
         if not call.done.is_set():
             call.abandon([a for a in args if isinstance(a, socket.socket)])
         waker.close()
+
+
+def _attempt(fn, *args, what: str, deadline=None, peer=None, transcript=None,
+             expected=None, hint=None):
+    """Call learner code; return (value, None) or (None, the learner's own exception).
+
+    Why: some cases expect an exception (a refused connect, a wrong
+    certificate).  The learner's frames are released at once (tracebacks
+    cleared), so a socket it forgot to close is reported by
+    ``record_unclosed`` around this call, not kept alive by the traceback.
+    """
+    try:
+        return _call(fn, *args, what=what, deadline=deadline, peer=peer, transcript=transcript,
+                     expected=expected, hint=hint), None
+    except (LearnerTimeout, NotImplementedError):
+        raise
+    except AssertionError as exc:
+        cause = exc.__cause__
+        if cause is None:
+            raise
+        seen = set()
+        e = cause
+        while e is not None and id(e) not in seen:
+            seen.add(id(e))
+            e.__traceback__ = None
+            e = e.__cause__ or e.__context__
+        return None, cause

@@ -103,3 +103,7 @@ def _expect_bytes(value, what: str) -> None:
                     hint="return the bytes you received (do not decode them)")
     if not isinstance(value, (bytes, bytearray)):
         raise _fail(f"{what} should return bytes.", got=_show(value))
+
+
+_NOT_NOW = ("BlockingIOError means 'not now', not 'failed': keep what was not sent and try again "
+            "when the selector (or select) says the socket is writable")

@@ -1,9 +1,4 @@
-"""Section 04's framing halves and request client against the shared checks.
-
-course_lib.exercises.client keeps ``check_send_msg``/``check_recv_msg`` as
-aliases of the shared checks for notebooks released before they became
-public; the notebook now calls ``checks.check_send_msg`` and friends.
-"""
+"""Section 04's framing halves and request client against the shared checks."""
 from __future__ import annotations
 
 import socket
@@ -12,7 +7,6 @@ import struct
 import pytest
 
 from course_lib import checks
-from course_lib.exercises import client
 
 
 def send_msg(sock, payload):
@@ -67,11 +61,6 @@ def request_one_recv(port, data):
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
         return sock.recv(65536)
-
-
-def test_aliases_are_the_shared_checks():
-    assert client.check_send_msg is checks.check_send_msg
-    assert client.check_recv_msg is checks.check_recv_msg
 
 
 def test_framing_halves_pass_and_fail_separately():

@@ -1,11 +1,11 @@
-"""Tests for course_lib.exercises.constants (section 02 helpers)."""
+"""Tests for course_lib.checks.constants (section 02 helpers)."""
 from __future__ import annotations
 
 import socket
 
 import pytest
 
-from course_lib.exercises.constants import SUPPORT_KEYS, expected_support, pretend_platform, read_options
+from course_lib.checks.constants import SUPPORT_KEYS, expected_support, pretend_platform, read_options
 from course_lib.probes import constant_available, ipv6_available
 
 

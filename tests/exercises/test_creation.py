@@ -1,11 +1,11 @@
-"""Tests for course_lib.exercises.creation (section 01 helpers)."""
+"""Tests for course_lib.checks.creation (section 01 helpers)."""
 from __future__ import annotations
 
 import socket
 
 import pytest
 
-from course_lib.exercises.creation import (
+from course_lib.checks.creation import (
     assert_carries, check_closes_everything, check_socket, release_clone, tcp_pair,
 )
 from course_lib.resources import count_open_fds

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.exercises import multiplexing as mux
+from course_lib import checks as mux
 from course_lib.grading.cells import solution_cell
 
 ROOT = Path(__file__).resolve().parents[2]

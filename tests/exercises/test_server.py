@@ -1,7 +1,6 @@
 """Section 03's servers against the shared checks its notebook calls.
 
-The notebook's hidden cells used to run ``check_large_upload`` (from
-course_lib.exercises.server) before the shared checks, because the shared
+The notebook's hidden cells used to run a separate ``check_large_upload`` before the shared checks, because the shared
 checks reported a serving loop that calls ``recv`` once as a connection
 error.  They now name the mistake themselves; these tests pin that down with
 the section's own kinds of wrong answer.

@@ -1,4 +1,4 @@
-"""Tests for course_lib.exercises.utilities (section 05 helpers)."""
+"""Tests for course_lib.checks.utilities (section 05 helpers)."""
 from __future__ import annotations
 
 import socket
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from course_lib.exercises.utilities import (
+from course_lib.checks.utilities import (
     RECORD_HEADER, bounded_call, check_recv_record, exception_name, fake_getaddrinfo, pack_record,
 )
 
