@@ -32,6 +32,7 @@ from .clients import (
     check_sendfile,
     check_udp_client,
 )
+from .creation import check_adopt, check_bind_all, check_describe, check_inheritable_copy, check_open_socket
 from .drivers import MIB, UTF8_TEXT
 from .framing import check_framing, check_recv_exactly, check_recv_msg, check_send_msg
 from .listeners import check_dualstack_server, check_reuseaddr_listener, check_start_server
@@ -76,6 +77,11 @@ __all__ = [
     "loopback_ca",
     "tls_server",
     "unanswered_address",
+    "check_open_socket",
+    "check_describe",
+    "check_adopt",
+    "check_inheritable_copy",
+    "check_bind_all",
     "MIB",
     "UTF8_TEXT",
 ]

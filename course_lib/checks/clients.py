@@ -40,7 +40,6 @@ def _fetch_case(fetch_all, peer, payload: bytes, what: str, deadline, how: str) 
     _closes_its_socket(unclosed, what, peer.transcript)
 
 
-
 @_timeout_required("fetch_all(port)", "recv", "recv_into")
 def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``fetch_all(port) -> bytes``: connect to 127.0.0.1:port, read until EOF.
@@ -61,15 +60,12 @@ def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | Non
         _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
 
 
-
 def _hash_reply(data: bytes) -> bytes:
     return b"%d bytes, ending %s" % (len(data), data[-8:].hex().encode())
 
 
-
 def _large_reply(data: bytes) -> bytes:
     return _hash_reply(data) + b"\n" + _BIG
-
 
 
 @_timeout_required("request(port, data)", "recv", "recv_into")
@@ -123,7 +119,6 @@ def check_request(request, *, edge_cases: bool = True, deadline: float | None = 
         _closes_its_socket(unclosed, what, peer.transcript)
 
 
-
 def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``probe(port) -> bool`` with connect_ex: True if something listens, else False.
 
@@ -164,7 +159,6 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
         _probe_other_outcomes(probe, what, deadline)
 
 
-
 def _probe_other_outcomes(probe, what: str, deadline) -> None:
     """A refusal with Windows' number; an unreachable host and a timeout, which are not answers."""
     with peers.refused_address() as address, faults.pretend_errnos("win32"):
@@ -189,7 +183,6 @@ def _probe_other_outcomes(probe, what: str, deadline) -> None:
     _closes_its_socket(unclosed, what)
 
 
-
 def _expect_oserror(fn, *args, what: str, codes: set, deadline) -> None:
     """fn(*args) must raise OSError with an errno in ``codes`` (returning an answer is wrong)."""
     try:
@@ -205,7 +198,6 @@ def _expect_oserror(fn, *args, what: str, codes: set, deadline) -> None:
     raise _fail(f"{what}, it returned {_show(got)}: that is not an answer.",
                 expected=f"OSError with errno {' or '.join(sorted(errno_name(c) for c in codes))}",
                 hint="raise OSError(code, os.strerror(code)) for any code other than 0 and a refusal")
-
 
 
 def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
@@ -255,7 +247,6 @@ def check_fetch_with_timeout(fetch_with_timeout, *, edge_cases: bool = True,
     _closes_its_socket(unclosed, what, srv.transcript)
 
 
-
 @_timeout_required("exchange_lines(port, lines)", "recv", "recv_into")
 def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``exchange_lines(port, lines) -> list[str]`` with makefile against an upper-casing line server.
@@ -297,7 +288,6 @@ def check_line_client(exchange_lines, *, edge_cases: bool = True, deadline: floa
                     expected=f"{len(expected)} lines, starting {expected[:3]!r}",
                     got=f"{len(got)} items, starting {got[:3]!r}", transcript=srv.transcript)
     _closes_its_socket(unclosed, what, srv.transcript)
-
 
 
 def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | None = None,
@@ -367,7 +357,6 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
         _udp_other_error(udp_request, t, deadline)
 
 
-
 def _udp_other_error(udp_request, t: float, deadline) -> None:
     """Only a timeout is retried: any other error from the wait propagates (Windows reports an ICMP
     "port unreachable" as ConnectionResetError on the next recvfrom)."""
@@ -387,7 +376,6 @@ def _udp_other_error(udp_request, t: float, deadline) -> None:
                         hint="catch TimeoutError (socket.timeout) only, not OSError or Exception",
                         transcript=srv.transcript)
     _closes_its_socket(unclosed, what, srv.transcript)
-
 
 
 @_timeout_required("send_file(port, path)", "sendfile")

@@ -25,19 +25,15 @@ from .vocabulary import _SENDALL_HINT, _explain, _fail, _unjoined
 MIB = 1 << 20
 
 
-
 #: Multi-byte UTF-8 sample: characters of 2, 3 and 4 bytes.
 UTF8_TEXT = "héllo wörld ✓ 你好 🌏"
-
 
 
 _BIG = bytes(range(256)) * (MIB // 256)  # 1 MiB, every byte value, no long runs
 
 
-
 def _seconds(deadline: float | None) -> float:
     return DEFAULT_DEADLINE if deadline is None else deadline
-
 
 
 def _patience(deadline: float | None) -> float:
@@ -45,7 +41,6 @@ def _patience(deadline: float | None) -> float:
     so that a stuck learner is caught by its deadline (with the right
     message) rather than by the peer giving up first."""
     return 2 * _seconds(deadline) + scaled(0.5)
-
 
 
 def _call(fn, *args, what: str, deadline=None, transcript=None, peer=None,
@@ -61,7 +56,6 @@ def _call(fn, *args, what: str, deadline=None, transcript=None, peer=None,
         raise
     except BaseException as exc:
         raise _explain(exc, what, peer.transcript if peer is not None else transcript) from exc
-
 
 
 def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hint=None,
@@ -100,7 +94,6 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
         raise _fail(happened, expected=expected, hint=hint, transcript=transcript) from exc
 
 
-
 def _timeout_required(what: str, *methods: str):
     """Decorate a client check: with edge cases, the learner's socket must have a timeout when it waits.
 
@@ -122,7 +115,6 @@ def _timeout_required(what: str, *methods: str):
             return result
         return checked
     return decorate
-
 
 
 def _learner_io(fn, args, what, transcript, deadline, ep=None, work=None):

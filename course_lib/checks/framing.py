@@ -24,10 +24,8 @@ def _pair(shaped: bool):
     return a, b
 
 
-
 def _frame(payload: bytes) -> bytes:
     return struct.pack("!I", len(payload)) + payload
-
 
 
 def check_framing(send_msg, recv_msg, *, edge_cases: bool = True,
@@ -44,10 +42,8 @@ def check_framing(send_msg, recv_msg, *, edge_cases: bool = True,
     check_recv_msg(recv_msg, edge_cases=edge_cases, deadline=deadline)
 
 
-
 def _framing_payloads(edge_cases: bool) -> list:
     return [b"hello", b"framing"] + ([b"", _BIG, UTF8_TEXT.encode()] if edge_cases else [])
-
 
 
 def check_send_msg(send_msg, *, edge_cases: bool = True, deadline: float | None = None) -> None:
@@ -59,7 +55,6 @@ def check_send_msg(send_msg, *, edge_cases: bool = True, deadline: float | None 
     transfers at most half), an empty payload, 1 MiB, UTF-8.
     """
     _check_send_msg(send_msg, _framing_payloads(edge_cases), edge_cases, deadline)
-
 
 
 def check_recv_msg(recv_msg, *, edge_cases: bool = True, deadline: float | None = None) -> None:
@@ -81,7 +76,6 @@ def check_recv_msg(recv_msg, *, edge_cases: bool = True, deadline: float | None 
                               "if recv() returns b'' before a message is complete, raise "
                               "EOFError; return None only when it happens before a header",
                               deadline)
-
 
 
 def _check_send_msg(send_msg, payloads, shaped, deadline) -> None:
@@ -119,14 +113,12 @@ def _check_send_msg(send_msg, payloads, shaped, deadline) -> None:
             b.close()
 
 
-
 def _drain(sock) -> bytes:
     sock.setblocking(False)
     try:
         return sock.recv(65536)
     except (BlockingIOError, InterruptedError):
         return b""
-
 
 
 def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
@@ -169,7 +161,6 @@ def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
         b.close()
 
 
-
 def _compare_messages(results, payloads, what, transcript) -> None:
     for i, (got, payload) in enumerate(zip(results, payloads, strict=False)):
         if got != payload:
@@ -181,7 +172,6 @@ def _compare_messages(results, payloads, what, transcript) -> None:
                         hint="read exactly 4 header bytes, unpack with '!I', then read "
                              "exactly that many bytes, looping on recv()",
                         transcript=transcript)
-
 
 
 def _expect_eof_error(fn, args, data: bytes, where: str, what: str, hint: str, deadline) -> None:
@@ -206,7 +196,6 @@ def _expect_eof_error(fn, args, data: bytes, where: str, what: str, hint: str, d
     finally:
         a.close()
         b.close()
-
 
 
 def check_recv_exactly(recv_exactly_into, *, edge_cases: bool = True,

@@ -84,13 +84,11 @@ def check_start_server(start_server, *, edge_cases: bool = True, deadline: float
         _check_error_paths(start_server, what=what)
 
 
-
 def _check_error_paths(fn, *args, what: str) -> None:
     """bind() and listen() failing, with two kinds of error: the error propagates, nothing leaks."""
     for method, code in (("bind", errno.EADDRINUSE), ("listen", errno.EACCES)):
         faults.check_cleans_up(fn, *args, method=method, error=OSError(code, os.strerror(code)),
                                what=f"{what} (when {method}() fails with {errno_name(code)})")
-
 
 
 def _time_wait_port() -> int:
@@ -113,12 +111,10 @@ def _time_wait_port() -> int:
     return port
 
 
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
 
 
 def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
@@ -163,7 +159,6 @@ def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
         hard_close(sock if isinstance(sock, socket.socket) else None)
     if edge_cases:
         _check_error_paths(make_listener, _free_port(), what="make_listener(port)")
-
 
 
 def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,

@@ -34,13 +34,11 @@ class _Client:
         return len(self.got) >= len(self.out)
 
 
-
 def _match_connections(clients, listener) -> None:
     """Pair each client with the server's side of its connection (clients connect in order)."""
     for c, conn in zip(clients, listener.accepted, strict=False):  # a client may not have been accepted
         if c is not None:
             c.conn = conn
-
 
 
 def _pump(clients, until, dl: Deadline) -> bool:
@@ -74,7 +72,6 @@ def _pump(clients, until, dl: Deadline) -> bool:
                     ep.eof = True
                 c.got += chunk
     return until()
-
 
 
 def _echo_failures(clients, transcript: Transcript, stalled_by: str | None = None):
@@ -115,7 +112,6 @@ def _echo_failures(clients, transcript: Transcript, stalled_by: str | None = Non
                 transcript=transcript)
 
 
-
 def _hang_up_early(ep: Endpoint, transcript: Transcript, dl: Deadline) -> None:
     """The client uploads 128 KiB, shuts down its sending side at once and only then reads.
 
@@ -139,7 +135,6 @@ def _hang_up_early(ep: Endpoint, transcript: Transcript, dl: Deadline) -> None:
                     hint="when recv() returns b'' unregister and close that connection, and do "
                          "nothing more with it in this round (continue)",
                     transcript=transcript)
-
 
 
 def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
@@ -242,7 +237,6 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                      _SelectorWatch(True))
 
 
-
 def _relay_expect(ep: Endpoint, line: bytes, sender: str, transcript: Transcript,
                   fragment: bytes = b"", how: str = "") -> None:
     try:
@@ -269,7 +263,6 @@ def _relay_expect(ep: Endpoint, line: bytes, sender: str, transcript: Transcript
                 "keeping an unfinished tail for the next recv()")
     raise _fail(f"{ep.side} should have received {sender}'s line{how}.", expected=_show(line),
                 got=_show(got), hint=hint, transcript=transcript)
-
 
 
 def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float | None = None) -> None:

@@ -36,7 +36,6 @@ _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY,
                 getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
 
 
-
 def _read_claimed(sock, want: int, transcript: Transcript, side: str) -> bytes:
     """Read up to ``want`` bytes that should already be in flight; stop when none come for a moment."""
     out = bytearray()
@@ -55,7 +54,6 @@ def _read_claimed(sock, want: int, transcript: Transcript, side: str) -> bytes:
     return bytes(out)
 
 
-
 def _drain_now(sock, transcript: Transcript, side: str) -> bytes:
     out = bytearray()
     while True:
@@ -68,7 +66,6 @@ def _drain_now(sock, transcript: Transcript, side: str) -> bytes:
         transcript.received(side, chunk)
         out += chunk
     return bytes(out)
-
 
 
 def _flush_case(flush, data: bytes, deadline, room: bool) -> None:
@@ -152,7 +149,6 @@ def _flush_case(flush, data: bytes, deadline, room: bool) -> None:
         b.close()
 
 
-
 def _flush_vanished(flush, deadline) -> None:
     """The other side has closed: an error other than BlockingIOError must reach the caller."""
     what = "flush(sock, outbox)"
@@ -174,7 +170,6 @@ def _flush_vanished(flush, deadline) -> None:
                     expected="BrokenPipeError or ConnectionResetError from send()")
 
 
-
 def check_flush(flush, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``flush(sock, outbox) -> bool``: send from a bytearray on a non-blocking socket.
 
@@ -194,7 +189,6 @@ def check_flush(flush, *, edge_cases: bool = True, deadline: float | None = None
     if skip_unless(broken_pipe_is_deterministic(),
                    "a closed peer is not reported at once on this platform's socketpair"):
         _flush_vanished(flush, deadline)
-
 
 
 @contextlib.contextmanager
@@ -229,11 +223,9 @@ def unanswered_address():
         listener.close()
 
 
-
 def _is_timeout(exc) -> bool:
     return isinstance(exc, (TimeoutError, socket.timeout)) or (
         isinstance(exc, OSError) and exc.errno == errno.ETIMEDOUT)
-
 
 
 def _connect_explained(exc: AssertionError, what: str):
@@ -245,7 +237,6 @@ def _connect_explained(exc: AssertionError, what: str):
                           "the socket is writable (select), then read SO_ERROR: 0 means "
                           "connected")
     return None
-
 
 
 def _judge_connected(sock, srv, what: str, call: int) -> None:
@@ -271,7 +262,6 @@ def _judge_connected(sock, srv, what: str, call: int) -> None:
         raise _fail("the echo through the returned socket was wrong.", transcript=srv.transcript)
 
 
-
 def _no_descriptor_left(what: str):
     """assert_no_fd_leak, failing the learner's way: ``detach()`` (or a lost socket) keeps the descriptor open."""
     @contextlib.contextmanager
@@ -286,7 +276,6 @@ def _no_descriptor_left(what: str):
                         hint="close the socket with sock.close() on every failure path (detach() "
                              "gives up the object but leaves the descriptor open)") from None
     return guard()
-
 
 
 def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> None:
@@ -332,7 +321,6 @@ def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> 
             if unclosed.sockets():
                 raise _fail(f"{happened}, and {what} left the socket for the garbage collector to "
                             f"close: {unclosed.sockets()[0]}.", expected=expected, hint=hint)
-
 
 
 def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,

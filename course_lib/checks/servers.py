@@ -48,7 +48,6 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
     return script
 
 
-
 def _recv_exactly_or_less(ep: Endpoint, n: int) -> bytes:
     out = bytearray()
     while len(out) < n:
@@ -61,7 +60,6 @@ def _recv_exactly_or_less(ep: Endpoint, n: int) -> bytes:
             break
         out += chunk
     return bytes(out)
-
 
 
 def _echo_mismatch(i, msg, got, sent_before, ep, transcript):
@@ -81,11 +79,9 @@ def _echo_mismatch(i, msg, got, sent_before, ep, transcript):
     raise _fail(happened, expected=_show(msg), got=_show(got), hint=hint, transcript=transcript)
 
 
-
 def _cut_short(msg: bytes, got: bytes) -> bool:
     """True if ``got`` is a non-empty start of ``msg``, shorter than it."""
     return 0 < len(got) < len(msg) and msg.startswith(got)
-
 
 
 def _echoed(listener, k: int) -> int:
@@ -96,7 +92,6 @@ def _echoed(listener, k: int) -> int:
     """
     accepted = listener.accepted
     return accepted[k].bytes_sent if k < len(accepted) else 0
-
 
 
 def _partial_echo(side: str, msg: bytes, got: bytes, transcript: Transcript,
@@ -113,9 +108,7 @@ def _partial_echo(side: str, msg: bytes, got: bytes, transcript: Transcript,
                       "returns b'' (the client closed)", transcript=transcript)
 
 
-
 _UPLOAD = _BIG[:256 * 1024]
-
 
 
 def _check_large_upload(server_fn, n_arg, what: str, deadline) -> None:
@@ -145,7 +138,6 @@ def _check_large_upload(server_fn, n_arg, what: str, deadline) -> None:
     _check_closed_all(run, what, run.transcript)
 
 
-
 def _run_echo_server(serve_once, script, what, deadline, **kw):
     run = _serve(serve_once, script, what=what, deadline=deadline,
                  expected="to echo every byte, then return once the client closes "
@@ -153,7 +145,6 @@ def _run_echo_server(serve_once, script, what, deadline, **kw):
                  hint="loop: data = conn.recv(...); if not data: break; conn.sendall(data)", **kw)
     _check_closed_all(run, what, run.transcript)
     return run
-
 
 
 def check_echo_server(serve_once, *, edge_cases: bool = True, deadline: float | None = None) -> None:
@@ -175,10 +166,8 @@ def check_echo_server(serve_once, *, edge_cases: bool = True, deadline: float | 
     _run_echo_server(serve_once, _echo_script([]), what, deadline)
 
 
-
 def _ctime_window(start: float, end: float) -> set:
     return {time.ctime(t).encode() for t in range(int(start) - 1, int(end) + 2)}
-
 
 
 def check_timestamp_server(serve_timestamp, *, edge_cases: bool = True,
@@ -214,11 +203,9 @@ def check_timestamp_server(serve_timestamp, *, edge_cases: bool = True,
     _check_closed_all(run, what, run.transcript)
 
 
-
 def _timestamp_ok(reply: bytes, msg: bytes, started: float) -> bool:
     m = re.fullmatch(rb"\[(.{24})\] (.*)", reply, re.DOTALL)
     return bool(m) and m.group(2) == msg and m.group(1) in _ctime_window(started, time.time())
-
 
 
 def _timestamp_mismatch(msg: bytes, reply: bytes, transcript: Transcript):
@@ -243,7 +230,6 @@ def _timestamp_mismatch(msg: bytes, reply: bytes, transcript: Transcript):
                 expected=_show(expected), got=_show(reply), hint=hint, transcript=transcript)
 
 
-
 def _answered_part(msg: bytes, reply: bytes) -> int:
     """How many leading bytes of ``msg`` a reply answered, if it answered only those (else 0).
 
@@ -258,7 +244,6 @@ def _answered_part(msg: bytes, reply: bytes) -> int:
     while k < min(len(body), len(msg)) and body[k] == msg[k]:
         k += 1
     return k if 0 < k < len(msg) and body[k:k + 1] in (b"", b"[") else 0
-
 
 
 def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = True,
@@ -303,7 +288,6 @@ def check_sequential_server(serve_clients, n: int = 3, *, edge_cases: bool = Tru
     if run.accepted != n:
         raise _fail(f"{what} accepted {run.accepted} connections.", expected=n,
                     transcript=run.transcript)
-
 
 
 def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool = True,
@@ -366,7 +350,6 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
         _check_large_upload(serve_concurrently, 1, "serve_concurrently(listener, 1)", deadline)
 
 
-
 def _gather(eps, wants, dl: Deadline) -> list:
     """Read from many endpoints at once until each has ``want`` bytes, EOF, or the deadline."""
     got = [bytearray() for _ in eps]
@@ -387,7 +370,6 @@ def _gather(eps, wants, dl: Deadline) -> list:
                 del open_[s]
             got[k] += chunk
     return [bytes(g) for g in got]
-
 
 
 def check_udp_echo_server(serve_udp, *, edge_cases: bool = True, deadline: float | None = None) -> None:

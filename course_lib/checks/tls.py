@@ -23,7 +23,6 @@ from .vocabulary import _closes_its_socket, _fail, _show
 _CAS: dict = {}
 
 
-
 def loopback_ca(name: str = "course"):
     """A ``trustme.CA`` made on first use (one per ``name``), for loopback tests only.
 
@@ -35,7 +34,6 @@ def loopback_ca(name: str = "course"):
         import trustme
         _CAS[name] = trustme.CA()
     return _CAS[name]
-
 
 
 class _TlsEcho(Peer):
@@ -105,7 +103,6 @@ class _TlsEcho(Peer):
                     return
 
 
-
 @contextlib.contextmanager
 def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
     """A TLS echo server on 127.0.0.1 with a certificate for ``names`` signed by ``ca``.
@@ -124,7 +121,6 @@ def tls_server(names=("localhost",), ca=None, record: int | None = None, **kw):
     with trusted.cert_pem.tempfile() as cafile, _TlsEcho(context, names, record, **kw) as srv:
         srv.cafile = cafile
         yield srv
-
 
 
 @contextlib.contextmanager
@@ -153,7 +149,6 @@ def _short_tls_sends():
 
     with faults._override(ssl.SSLSocket, "send", send):
         yield made
-
 
 
 @_timeout_required("tls_echo(port, server_name, cafile, message)", "connect")
@@ -234,7 +229,6 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
         _closes_its_socket(unclosed, f"{what} (failed handshake)", srv.transcript)
 
 
-
 def _tls_cut_short(tls_echo, what: str, deadline) -> None:
     """A server that closes after half the echo: the client must stop with EOFError, not spin."""
     message = b"the server will hang up halfway through this echo"
@@ -256,7 +250,6 @@ def _tls_cut_short(tls_echo, what: str, deadline) -> None:
                     hint="when recv() returns b'' before you have len(message) bytes, raise "
                          "EOFError", transcript=srv.transcript)
     _closes_its_socket(unclosed, f"{what} (server closed early)", srv.transcript)
-
 
 
 def _tls_explained(exc: AssertionError, what: str, srv):

@@ -23,10 +23,8 @@ def _fail(happened: str, *, expected=None, got=None, hint: str | None = None,
     return CheckFailure(happened, expected=expected, got=got, hint=hint, transcript=transcript)
 
 
-
 _SENDALL_HINT = ("send() may send only part of the data (it returns how many bytes it sent, and "
                  "the rest is never sent); use sendall()")
-
 
 
 def _show(value) -> str:
@@ -34,7 +32,6 @@ def _show(value) -> str:
         n = len(value)
         return f"{abbreviate(value, 40)} ({n} byte{'s' if n != 1 else ''})"
     return f"{value!r} ({type(value).__name__})"
-
 
 
 def _explain(exc: BaseException, what: str, transcript: Transcript | None = None) -> BaseException:
@@ -66,14 +63,12 @@ def _explain(exc: BaseException, what: str, transcript: Transcript | None = None
     return new
 
 
-
 def _unjoined(what: str, orphans: int, transcript: Transcript) -> AssertionError:
     return _fail(f"{what} returned before the {orphans} thread(s) it started had finished: "
                  f"they were still serving their clients, and a server's connections end when "
                  f"the function returns.",
                  hint="keep the Thread objects in a list and join each one before returning: "
                       "for t in threads: t.join()", transcript=transcript)
-
 
 
 def _check_closed_all(run, what: str, transcript: Transcript) -> None:
@@ -86,7 +81,6 @@ def _check_closed_all(run, what: str, transcript: Transcript) -> None:
                     transcript=transcript)
 
 
-
 def _closes_its_socket(unclosed, what: str, transcript: Transcript | None = None) -> None:
     sockets = unclosed.sockets()
     if sockets:
@@ -94,7 +88,6 @@ def _closes_its_socket(unclosed, what: str, transcript: Transcript | None = None
                     + "; ".join(sockets[:3]),
                     hint="close every socket you open, on every path (use `with`)",
                     transcript=transcript)
-
 
 
 def _expect_bytes(value, what: str) -> None:

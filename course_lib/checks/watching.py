@@ -31,14 +31,12 @@ def _threads_now(before: set) -> list:
             if t not in before and t not in harness_threads and t.is_alive()]
 
 
-
 def _os_threads() -> int | None:
     try:
         import psutil
         return psutil.Process().num_threads()
     except Exception:  # noqa: BLE001 - psutil missing or the platform hides threads
         return None
-
 
 
 class _ThreadWatch:
@@ -71,7 +69,6 @@ class _ThreadWatch:
                         hint="register the listening socket and every connection with one "
                              "selectors.DefaultSelector and loop on sel.select(); no threading",
                         transcript=transcript)
-
 
 
 class _MortalSocket(HarnessSocket):
@@ -122,7 +119,6 @@ class _MortalSocket(HarnessSocket):
         return n
 
 
-
 class _TightListener(HarnessSocket):
     """A harness listener whose connections have small send buffers (16 KiB).
 
@@ -144,7 +140,6 @@ class _TightListener(HarnessSocket):
         return conn, addr
 
 
-
 def _tight_listener(short_sends: bool) -> _TightListener:
     sock = _TightListener(socket.AF_INET, socket.SOCK_STREAM, short_sends=short_sends)
     try:
@@ -154,7 +149,6 @@ def _tight_listener(short_sends: bool) -> _TightListener:
         hard_close(sock)
         raise
     return sock
-
 
 
 def _server_explained(cause: BaseException, what: str):
@@ -182,7 +176,6 @@ def _server_explained(cause: BaseException, what: str):
                           "ConnectionResetError or BrokenPipeError means that client is gone; "
                           "unregister and close it and carry on serving the others")
     return None
-
 
 
 class _SelectorWatch:
@@ -269,7 +262,6 @@ class _SelectorWatch:
                         transcript=transcript)
 
 
-
 def _serve_explained(server_fn, script, n, what, deadline, listener, watch, selectors_watch=None):
     selectors_watch = _SelectorWatch(echo=False) if selectors_watch is None else selectors_watch
     try:
@@ -316,7 +308,6 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch, sele
                          "listener accept() then waits for the next client and stalls every "
                          "other connection", transcript=run.transcript)
     return run
-
 
 
 def _finish_clients(eps, transcript: Transcript) -> None:
