@@ -32,8 +32,12 @@ from .clients import (
     check_sendfile,
     check_udp_client,
 )
+from .constants import (check_ask, check_nonblocking_socket, check_platform_support, check_sniff, check_to_enums,
+                        check_tune)
 from .creation import check_adopt, check_bind_all, check_describe, check_inheritable_copy, check_open_socket
 from .drivers import MIB, UTF8_TEXT
+from .errors import (check_claim_port, check_classify, check_connect_with_retry, check_first_reachable,
+                     check_port_status, check_robust_send)
 from .framing import check_framing, check_recv_exactly, check_recv_msg, check_send_msg
 from .listeners import check_dualstack_server, check_reuseaddr_listener, check_start_server
 from .servers import (
@@ -46,6 +50,8 @@ from .servers import (
 from .multiplexed import check_relay, check_serve_many
 from .nonblocking import check_connect_nonblocking, check_flush, unanswered_address
 from .tls import check_tls_echo, loopback_ca, tls_server
+from .utilities import (check_default_timeout, check_ipv4_to_int, check_normalize_ip, check_recv_record,
+                        check_resolve, check_to_wire)
 from .vocabulary import _fail as _fail  # the failure vocabulary (tests, CONTRIBUTING)
 from .vocabulary import _show as _show
 
@@ -82,6 +88,24 @@ __all__ = [
     "check_adopt",
     "check_inheritable_copy",
     "check_bind_all",
+    "check_to_enums",
+    "check_platform_support",
+    "check_nonblocking_socket",
+    "check_tune",
+    "check_sniff",
+    "check_ask",
+    "check_classify",
+    "check_claim_port",
+    "check_port_status",
+    "check_robust_send",
+    "check_connect_with_retry",
+    "check_first_reachable",
+    "check_to_wire",
+    "check_ipv4_to_int",
+    "check_normalize_ip",
+    "check_resolve",
+    "check_default_timeout",
+    "check_recv_record",
     "MIB",
     "UTF8_TEXT",
 ]

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from course_lib.checks.utilities import (
-    RECORD_HEADER, bounded_call, check_recv_record, exception_name, fake_getaddrinfo, pack_record,
+    RECORD_HEADER, bounded_call, check_record_stream, exception_name, fake_getaddrinfo, pack_record,
 )
 
 
@@ -65,12 +65,12 @@ def _one_recv(sock):
 
 def test_check_recv_record_accepts_good_and_rejects_bad():
     stream = pack_record(1, b"abc") + pack_record(2, b"")
-    check_recv_record(_good, stream, [(1, b"abc"), (2, b""), None], chunk=1)
-    check_recv_record(_good, stream, [EOFError], cut=4)
+    check_record_stream(_good, stream, [(1, b"abc"), (2, b""), None], chunk=1)
+    check_record_stream(_good, stream, [EOFError], cut=4)
     with pytest.raises(AssertionError, match="What crossed the wire"):
-        check_recv_record(_one_recv, stream, [(1, b"abc")], chunk=1)
+        check_record_stream(_one_recv, stream, [(1, b"abc")], chunk=1)
     with pytest.raises(AssertionError, match="expected EOFError"):
-        check_recv_record(lambda s: None, stream, [EOFError], cut=4)
+        check_record_stream(lambda s: None, stream, [EOFError], cut=4)
 
 
 def test_exception_name():
