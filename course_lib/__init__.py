@@ -25,13 +25,16 @@ Public API (shared harness)
     ``Transcript`` (``sent``/``received``/``eof``/``shutdown``/``close``/
     ``reset``/``timeout``/``error``/``note``, ``sent_by(side)``,
     ``received_by(side)``, ``has(side, kind)``, ``format(limit=...)``),
-    ``abbreviate(data, limit)``.
+    ``abbreviate(data, limit)``, ``show(value, limit, typed=...)``: the one way
+    a value (bytes above all) is rendered for a learner.
 ``course_lib.exchange``
     ``steps(transcript)``, ``text(transcript)``, ``svg(transcript)``: the
     exchange drawn as a sequence diagram (text for terminals, SVG for notebooks).
 ``course_lib.failures``
     ``CheckFailure`` (what checks raise), ``render(exc)``, ``install()``: in a
-    notebook kernel, failures show as the clean block, never the harness's stack.
+    notebook kernel, failures show as the clean block, never the harness's stack;
+    ``exception_name(exc)``, ``describe_exception(exc)``: the one way an
+    exception is named and described.
 ``course_lib.endpoint``
     The harness's own sockets: ``Endpoint`` (a socket with a transcript, a
     deadline and a stop signal: ``recv``/``recv_exactly``/``recv_line``/
@@ -80,8 +83,16 @@ Public API (shared harness)
     visible test cell's basic scenario) and ``deadline``.  Modules:
     ``vocabulary`` (how a check fails), ``drivers`` (how learner code runs),
     ``servers``, ``listeners``, ``clients``, ``framing``, ``nonblocking``,
-    ``watching``, ``multiplexed``, ``tls``; the helpers of sections 01, 02, 05
-    and 06 in ``creation``, ``constants``, ``utilities``, ``errors``.
+    ``watching``, ``multiplexed``, ``tls``, and per section ``creation``,
+    ``constants``, ``utilities``, ``errors`` (with ``provoke``: real errors on
+    demand).  Sections 01, 02, 05, 06: ``check_open_socket``, ``check_describe``,
+    ``check_adopt``, ``check_inheritable_copy``, ``check_bind_all``;
+    ``check_to_enums``, ``check_platform_support``, ``check_nonblocking_socket``,
+    ``check_tune``, ``check_sniff``, ``check_ask``; ``check_to_wire``,
+    ``check_ipv4_to_int``, ``check_normalize_ip``, ``check_resolve``,
+    ``check_default_timeout``, ``check_recv_record``; ``check_classify``,
+    ``check_claim_port``, ``check_port_status``, ``check_robust_send``,
+    ``check_connect_with_retry``, ``check_first_reachable``.
 
 The grading pipeline lives in ``course_lib.grading`` and the command line in
 ``course_lib.cli``.

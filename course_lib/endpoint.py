@@ -275,9 +275,9 @@ class Endpoint:
             return data
         while not self.eof:
             self.wait(what=what)
-            data = self._take(n)
-            if data is not None:
-                return data
+            got = self._take(n)
+            if got is not None:
+                return got
         return b""
 
     def recv_exactly(self, n: int, what: str | None = None) -> bytes:

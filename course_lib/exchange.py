@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from .transcript import Transcript, abbreviate
+from .transcript import Transcript, show
 
 __all__ = ["Step", "lanes", "steps", "svg", "text"]
 
@@ -51,10 +51,7 @@ def counterpart(side: str) -> str:
 
 
 def _data(data: bytes, pieces: int, limit: int) -> str:
-    n = len(data)
-    label = f"{abbreviate(bytes(data), limit)}"
-    if n <= limit:
-        label += f" ({n} byte{'s' if n != 1 else ''})"
+    label = show(data, limit)
     if pieces > 1:
         label += f" in {pieces} pieces"
     return label

@@ -22,6 +22,7 @@ and the autograded notebook and its feedback show the same clean block.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import sysconfig
 import threading
@@ -29,9 +30,10 @@ import time
 import types
 
 from . import exchange
+from .probes import errno_name
 from .transcript import Transcript
 
-__all__ = ["CheckFailure", "install", "learner_frames", "render"]
+__all__ = ["CheckFailure", "describe_exception", "exception_name", "install", "learner_frames", "render"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _THREADING = os.path.abspath(threading.__file__)
@@ -71,6 +73,36 @@ class CheckFailure(AssertionError):
         return lines if lines is not None else str(self).splitlines()
 
 
+# -- naming an exception -----------------------------------------------------------
+
+def exception_name(exc: BaseException) -> str:
+    """``ValueError`` for built-ins, ``struct.error`` or ``ssl.SSLError`` for module exceptions.
+
+    Why: ``type(exc).__name__`` of ``struct.error`` is just "error", which
+    tells a learner nothing.
+    """
+    cls = type(exc)
+    if cls.__module__ in ("builtins", "__main__"):
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The one way the course describes an exception: class, message and errno symbol.
+
+    E.g. ``ConnectionRefusedError('[Errno 111] Connection refused') with errno ECONNREFUSED``.
+    Why: learners should see the symbol rather than a bare number; but the codes of
+    ``gaierror`` (EAI_*) and ``herror`` (h_errno) are not errno values, so they are shown as numbers.
+    """
+    text = f"{exception_name(exc)}({str(exc)!r})"
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, (socket.gaierror, socket.herror)):
+        return f"{text} with resolver code {code}"
+    if isinstance(exc, OSError):
+        return f"{text} with errno {errno_name(code)}"
+    return text
+
+
 # -- reading an exception chain --------------------------------------------------
 
 def _is_harness(filename: str) -> bool:
@@ -88,7 +120,9 @@ def _frames(tb) -> list:
 
 def _chain(exc: BaseException) -> list:
     """``exc`` and every exception it was raised from or while handling, each once."""
-    seen, todo, out = set(), [exc], []
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    out: list[BaseException] = []
     while todo:
         e = todo.pop(0)
         if e is None or id(e) in seen:
@@ -177,7 +211,7 @@ def render(exc: BaseException, shell=None) -> list | None:
     for e in _chain(exc)[1:]:
         mine = learner_frames(e)
         if mine and not isinstance(e, CheckFailure):
-            lines.append(f"  your code raised {type(e).__name__}"
+            lines.append(f"  your code raised {exception_name(e)}"
                          + (f": {_one_line(e)}" if str(e) else "") + ", here:")
             lines += ["    " + _where(tb, shell) for tb in mine[-4:]]
             break

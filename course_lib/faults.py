@@ -33,6 +33,8 @@ import re
 import socket
 import sys
 import time
+from types import FrameType
+from typing import cast
 
 from . import probes
 
@@ -50,6 +52,7 @@ __all__ = [
     "watch_timeouts",
 ]
 
+_ERRORCODE = cast("dict[int, str]", errno.errorcode)  # a dict at run time (typeshed says Mapping)
 _COURSE_LIB = os.path.dirname(os.path.abspath(__file__))
 _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
 _INSTALLED = re.compile(r"[\\/](site|dist)-packages[\\/]")
@@ -58,7 +61,7 @@ _INSTALLED = re.compile(r"[\\/](site|dist)-packages[\\/]")
 def called_by_learner(depth: int = 2) -> bool:
     """True if the nearest caller outside the standard library is neither course_lib nor an installed
     package (the kernel's own threads, which sleep and use sockets too, run code from site-packages)."""
-    frame = sys._getframe(depth)
+    frame: FrameType | None = sys._getframe(depth)
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith(_COURSE_LIB) or _INSTALLED.search(name):
@@ -224,10 +227,10 @@ def pretend_errnos(platform: str):
         stack.callback(_restore_errnos, saved_errno, saved_sets, saved_codes)
         for name, code in table.items():
             setattr(errno, name, code)
-        errno.errorcode.clear()
-        errno.errorcode.update({code: name for name, code in table.items()})
-        errno.errorcode.update({code: name for code, name in saved_codes.items() if code not in errno.errorcode
-                                and name not in table})
+        _ERRORCODE.clear()
+        _ERRORCODE.update({code: name for name, code in table.items()})
+        _ERRORCODE.update({code: name for code, name in saved_codes.items() if code not in _ERRORCODE
+                           and name not in table})
         for name, names in _PROBE_SETS.items():
             setattr(probes, name, frozenset(getattr(errno, n) for n in names if getattr(errno, n, None)))
         for method in _TRANSLATED:
@@ -255,8 +258,8 @@ def _restore_errnos(saved_errno: dict, saved_sets: dict, saved_codes: dict) -> N
             delattr(errno, name)
         else:
             setattr(errno, name, value)
-    errno.errorcode.clear()
-    errno.errorcode.update(saved_codes)
+    _ERRORCODE.clear()
+    _ERRORCODE.update(saved_codes)
     for name, value in saved_sets.items():
         setattr(probes, name, value)
 

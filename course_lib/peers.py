@@ -24,6 +24,7 @@ import itertools
 import socket
 import threading
 import time
+from typing import Any
 
 from .endpoint import (Bound, Endpoint, PeerStopped, WaitTimeout, Waker, bind_loopback, connect,
                        harness_threads, loopback_address, refused_address, udp_client)
@@ -74,8 +75,8 @@ class Peer:
         self.lifetime = scaled(30.0) if lifetime is None else lifetime
         self.transcript = Transcript()
         self.errors: list = []
-        self.address = None
-        self.listener = None
+        self.address: Any = None
+        self.listener: socket.socket | None = None
         self.connections = 0
         self.finished = 0
         self._stop = Waker()
@@ -103,6 +104,13 @@ class Peer:
         return self.transcript.sent_by(self.side)
 
     # -- lifecycle -----------------------------------------------------------
+    @property
+    def _listening(self) -> socket.socket:
+        """The bound socket (after :meth:`start`)."""
+        if self.listener is None:
+            raise RuntimeError(f"{self!r} was not started")
+        return self.listener
+
     def _bind(self) -> None:
         sock = socket.socket(self.family, self.sock_type)
         try:
@@ -125,7 +133,7 @@ class Peer:
         return self
 
     def _listen(self) -> None:
-        self.listener.listen(16)
+        self._listening.listen(16)
 
     def _spawn(self, target, *args) -> None:
         t = threading.Thread(target=self._guard, args=(target,) + args,
@@ -148,12 +156,12 @@ class Peer:
     def _serve(self) -> None:
         """Accept loop: one handler thread per connection."""
         deadline = Deadline(self.lifetime)
-        waiter = Endpoint(self.listener, self.transcript, self.side,
+        waiter = Endpoint(self._listening, self.transcript, self.side,
                           timeout=self.lifetime, deadline=deadline, stop=self._stop)
         while True:
             waiter.wait(what="a connection")
             try:
-                conn, _ = self.listener.accept()
+                conn, _ = self._listening.accept()
             except (BlockingIOError, InterruptedError):  # pragma: no cover - raced
                 continue
             with self._cond:
@@ -315,7 +323,7 @@ class _UdpEcho(Peer):
 
     def _serve(self) -> None:
         deadline = Deadline(self.lifetime)
-        ep = Endpoint(self.listener, self.transcript, self.side,
+        ep = Endpoint(self._listening, self.transcript, self.side,
                       timeout=self.lifetime, deadline=deadline, stop=self._stop)
         while True:
             data, addr = ep.recvfrom(65535)
@@ -445,7 +453,7 @@ class _Late(_Echo):
 
     def _serve(self) -> None:
         self._stop.pause(self.delay)  # deliberately late server (sleep-ok)
-        self.listener.listen(16)
+        self._listening.listen(16)
         self.listening.set()
         self.transcript.note(self.side, f"started listening after {self.delay:.2f} s")
         super()._serve()

@@ -23,7 +23,7 @@ import shutil
 import socket
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 __all__ = [
     "ipv6_available",
@@ -236,7 +236,7 @@ def _reuseport_works() -> bool:
     return True
 
 
-_FEATURE_PROBES = {
+_FEATURE_PROBES: dict[str, Callable[[], bool]] = {
     "MSG_PEEK": _msg_peek_works,
     "sendmsg": lambda: hasattr(socket.socket, "sendmsg"),
     "recvmsg": lambda: hasattr(socket.socket, "recvmsg"),

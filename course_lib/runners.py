@@ -17,7 +17,7 @@ import socket
 import sys
 import threading
 import time
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from . import exchange
 from .endpoint import Bound, bind_loopback, harness_threads
@@ -25,11 +25,11 @@ from .resources import hard_close
 from .timing import DEFAULT_DEADLINE, Deadline, scaled
 from .transcript import Transcript
 
+_set_async_exc: Callable[..., int] | None
 try:  # pragma: no cover - ctypes exists on every CPython we support
     import ctypes
     _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 except (ImportError, AttributeError):  # pragma: no cover
-    ctypes = None
     _set_async_exc = None
 
 __all__ = [
@@ -49,8 +49,11 @@ class LearnerTimeout(AssertionError):
     """The learner's code did not finish within its deadline.
 
     An AssertionError so that nbgrader and pytest count it as a failed test,
-    not as an error in the harness.
+    not as an error in the harness.  ``transcript`` (or None) is drawn by
+    :mod:`course_lib.failures`.
     """
+
+    transcript: Transcript | None = None
 
 
 class _Abandoned(BaseException):
@@ -58,6 +61,9 @@ class _Abandoned(BaseException):
 
     A BaseException so that a learner's ``except Exception`` cannot swallow it.
     """
+
+
+_unraisable_filters: list = []  # the hooks _install_unraisable_filter installed
 
 
 def _install_unraisable_filter() -> None:
@@ -68,7 +74,7 @@ def _install_unraisable_filter() -> None:
     which costs the learner a notebook cell; it is harness noise.
     """
     hook = sys.unraisablehook
-    if getattr(hook, "_sc_filter", False):
+    if hook in _unraisable_filters:
         return
 
     def filtered(unraisable, _previous=hook):
@@ -76,7 +82,7 @@ def _install_unraisable_filter() -> None:
             return
         _previous(unraisable)
 
-    filtered._sc_filter = True
+    _unraisable_filters.append(filtered)
     sys.unraisablehook = filtered
 
 

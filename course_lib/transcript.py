@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Union
 
-__all__ = ["Event", "Transcript", "abbreviate", "KINDS"]
+__all__ = ["BytesLike", "Event", "Transcript", "abbreviate", "show", "KINDS"]
+
+#: What a socket sends or receives: bytes, or a buffer holding them.
+BytesLike = Union[bytes, bytearray, memoryview]
 
 #: Event kinds.  "sent"/"received" carry bytes; "eof" means recv() returned
 #: b'' (the other side closed or shut down writing); "shutdown" is
@@ -23,7 +27,7 @@ KINDS = ("sent", "received", "eof", "shutdown", "close", "reset", "timeout",
 _DATA_KINDS = ("sent", "received")
 
 
-def abbreviate(data: bytes, limit: int = 64) -> str:
+def abbreviate(data: BytesLike, limit: int = 64) -> str:
     """Render bytes readably, shortening long payloads to head…tail.
 
     Why: a 1 MiB payload pasted into an AssertionError buries the message;
@@ -37,6 +41,27 @@ def abbreviate(data: bytes, limit: int = 64) -> str:
     return f"{data[:half]!r}…({len(data)} bytes)…{data[-half:]!r}"
 
 
+def show(value: object, limit: int = 40, *, typed: bool = False) -> str:
+    """The one way the course renders a value for a learner.
+
+    Bytes are abbreviated (:func:`abbreviate`) and counted, e.g. ``b'hi' (2 bytes)``;
+    a tuple or list holding bytes is rendered item by item, so a long payload
+    inside a result stays short; anything else is its ``repr``, followed by
+    its type with ``typed`` (``'5' (str)``), which tells ``1`` from ``'1'``.
+    Sockets show their addresses in their ``repr``.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        n = len(data)
+        return abbreviate(data, limit) + (f" ({n} byte{'s' if n != 1 else ''})" if n <= limit else "")
+    if isinstance(value, (tuple, list)) and any(isinstance(v, (bytes, bytearray)) for v in value):
+        items = ", ".join(show(v, limit) for v in value)
+        text = f"({items}{',' if len(value) == 1 else ''})" if isinstance(value, tuple) else f"[{items}]"
+    else:
+        text = repr(value)
+    return f"{text} ({type(value).__name__})" if typed else text
+
+
 class Event:
     """One thing that happened on one side of a connection.
 
@@ -47,7 +72,7 @@ class Event:
 
     __slots__ = ("side", "kind", "data", "text", "pieces", "time")
 
-    def __init__(self, side: str, kind: str, data: bytes = b"", text: str = "") -> None:
+    def __init__(self, side: str, kind: str, data: BytesLike = b"", text: str = "") -> None:
         self.side = side
         self.kind = kind
         self.data = bytearray(data)
@@ -59,10 +84,7 @@ class Event:
         """One line, e.g. ``server   sent      b'hi' (2 bytes)``."""
         line = f"{self.side:<10} {self.kind:<9}"
         if self.kind in _DATA_KINDS:
-            n = len(self.data)
-            line += f" {abbreviate(self.data, limit)}"
-            if n <= limit:
-                line += f" ({n} byte{'s' if n != 1 else ''})"
+            line += f" {show(self.data, limit)}"
             if self.pieces > 1:
                 line += f" in {self.pieces} pieces"
         if self.text:
@@ -86,7 +108,7 @@ class Transcript:
         self._events: list = []
 
     # -- recording -------------------------------------------------------
-    def record(self, side: str, kind: str, data: bytes = b"", text: str = "") -> None:
+    def record(self, side: str, kind: str, data: BytesLike = b"", text: str = "") -> None:
         """Append an event (merging consecutive data of the same side/kind)."""
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
@@ -99,11 +121,11 @@ class Transcript:
                 return
             self._events.append(Event(side, kind, data, text))
 
-    def sent(self, side: str, data: bytes) -> None:
+    def sent(self, side: str, data: BytesLike) -> None:
         """Record that ``side`` sent ``data``."""
         self.record(side, "sent", data)
 
-    def received(self, side: str, data: bytes) -> None:
+    def received(self, side: str, data: BytesLike) -> None:
         """Record that ``side`` received ``data`` (b'' is recorded as EOF)."""
         if data:
             self.record(side, "received", data)

@@ -9,15 +9,24 @@ expected, what happened, and the transcript of bytes each side sent.
 
 Every check accepts ``edge_cases`` (False: the basic scenario, for the
 visible test cell; True, the default: the basic scenario plus the edge
-cases, for the hidden cell) and ``deadline`` (seconds per learner call,
-default :data:`course_lib.timing.DEFAULT_DEADLINE`).  Checks return None
-(``check_dualstack_server`` returns False when skipped).
+cases, for the hidden cell), and those that run learner code on a thread
+``deadline`` (seconds per learner call, default
+:data:`course_lib.timing.DEFAULT_DEADLINE`); ``check_dualstack_server``
+has no edge cases (it returns False when the platform has no dual-stack
+sockets, True otherwise).  Most checks return None; a few return what the
+learner's function gave in the basic scenario, for the visible cell to
+print.
 
 The package's rooms: :mod:`.vocabulary` (how a check fails: ``_fail``,
 ``_show``, ``_explain``, the shared hints), :mod:`.drivers` (how learner
 code is run: ``_call``, ``_serve``, ``_learner_io``), and the checks grouped
 by the driver they share: :mod:`.servers`, :mod:`.listeners`,
-:mod:`.clients`, :mod:`.framing`.  Import the checks from here
+:mod:`.clients`, :mod:`.framing`, :mod:`.nonblocking`, :mod:`.watching` (the
+selector servers' driver), :mod:`.multiplexed`, :mod:`.tls`; the checks of
+sections 01, 02, 05 and 06, which call the learner's function directly and
+inspect what it returns, in :mod:`.creation`, :mod:`.constants`,
+:mod:`.utilities` and :mod:`.errors` (:mod:`.provoke` makes real errors
+happen).  Import the checks from here
 (``from course_lib import checks; checks.check_echo_server(...)``).
 """
 

@@ -12,6 +12,7 @@ import os
 import socket
 import tempfile
 import time
+from typing import Callable
 
 from .. import faults, peers, probes
 from ..probes import REFUSAL_DELAY, errno_name, skip_unless
@@ -47,15 +48,15 @@ def check_fetch_all(fetch_all, *, edge_cases: bool = True, deadline: float | Non
     Basic: a short reply sent at once.  Edge cases: the reply dribbled a
     byte at a time, a 1 MiB reply, an empty reply (the server just closes).
     """
-    cases = [b"Hello from the server!\n"]
+    cases: list[tuple[bytes, bool]] = [(b"Hello from the server!\n", False)]  # (payload, dribbled)
     if edge_cases:
-        cases += ["dribbled", _BIG, b""]
-    for payload in cases:
-        how = "all at once"
-        if payload == "dribbled":
-            payload, how = b"one byte at a time\n", "one byte at a time"
+        cases += [(b"one byte at a time\n", True), (_BIG, False), (b"", False)]
+    for payload, dribbled in cases:
+        if dribbled:
+            how = "one byte at a time"
             peer = peers.dribble_server(payload, chunk=1, timeout=_patience(deadline))
         else:
+            how = "all at once"
             peer = peers.close_midway_server(payload, timeout=_patience(deadline))
         _fetch_case(fetch_all, peer, payload, "fetch_all(port)", deadline, how)
 
@@ -128,7 +129,7 @@ def check_probe(probe, *, edge_cases: bool = True, deadline: float | None = None
     OSError, within about a second); no socket may be left open.
     """
     what = "probe(port)"
-    servers = [peers.echo_server]
+    servers: list[Callable[..., peers.Peer]] = [peers.echo_server]
     if edge_cases:
         servers.append(peers.silent_server)
     for make in servers:

@@ -174,7 +174,7 @@ def _attempt(fn, *args, what: str, deadline=None, peer=None, transcript=None,
         if cause is None:
             raise
         seen = set()
-        e = cause
+        e: BaseException | None = cause
         while e is not None and id(e) not in seen:
             seen.add(id(e))
             e.__traceback__ = None

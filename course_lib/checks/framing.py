@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from ..failures import exception_name
 from ..endpoint import Endpoint, WaitTimeout
 from ..runners import shape
 from ..timing import Deadline
@@ -146,7 +147,7 @@ def _check_recv_msg(recv_msg, payloads, shaped, deadline) -> None:
             _compare_messages(results, payloads, what, transcript)  # an earlier wrong result
             # explains a later failure better than the failure itself
             cause = exc.__cause__  # failed after some messages: say which call
-            raise _fail(f"{what} call {len(results) + 1} raised {type(cause).__name__}: {cause} "
+            raise _fail(f"{what} call {len(results) + 1} raised {exception_name(cause)}: {cause} "
                         f"(calls 1-{len(results)} returned {[abbreviate(r or b'', 12) for r in results]}).",
                         hint="read exactly 4 header bytes, unpack with '!I', then read exactly "
                              "that many bytes, looping on recv(); return None only on EOF "

@@ -161,8 +161,7 @@ def check_reuseaddr_listener(make_listener, *, edge_cases: bool = True,
         _check_error_paths(make_listener, _free_port(), what="make_listener(port)")
 
 
-def check_dualstack_server(make_dualstack_server, *, edge_cases: bool = True,
-                           deadline: float | None = None) -> bool:
+def check_dualstack_server(make_dualstack_server, *, deadline: float | None = None) -> bool:
     """``make_dualstack_server()``: one AF_INET6 listener reachable via 127.0.0.1 and ::1.
 
     Returns False (after printing why) where the platform has no dual-stack

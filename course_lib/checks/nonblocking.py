@@ -22,14 +22,14 @@ import time
 
 from .. import faults, peers
 from ..endpoint import Endpoint
-from ..failures import CheckFailure
+from ..failures import CheckFailure, exception_name
 from ..probes import REFUSED_ERRNOS, errno_name, skip_unless
 from ..resources import assert_no_fd_leak, record_unclosed
 from ..runners import shape
 from ..timing import Deadline, scaled
 from ..transcript import Transcript
 from .drivers import _BIG, _attempt, _call, _patience, _seconds
-from .errors import broken_pipe_is_deterministic
+from .provoke import broken_pipe_is_deterministic
 from .vocabulary import _NOT_NOW, _closes_its_socket, _fail, _show
 
 _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY,
@@ -166,7 +166,7 @@ def _flush_vanished(flush, deadline) -> None:
                          "connection is dead, and the caller must hear of it to close it")
     if isinstance(exc, BlockingIOError) or not isinstance(exc, OSError):
         raise _fail(f"the other side had closed the connection and {what} raised "
-                    f"{type(exc).__name__}: {exc}.",
+                    f"{exception_name(exc)}: {exc}.",
                     expected="BrokenPipeError or ConnectionResetError from send()")
 
 
@@ -316,7 +316,7 @@ def _connect_error_paths(connect_nonblocking, t: float, deadline, what: str) -> 
                                                     and method == "connect_ex")):
                 raise _fail(f"{happened}, and {what} "
                             + (f"returned {shown}." if exc is None else
-                               f"raised {type(exc).__name__}: {exc}."),
+                               f"raised {exception_name(exc)}: {exc}."),
                             expected=expected, hint=hint)
             if unclosed.sockets():
                 raise _fail(f"{happened}, and {what} left the socket for the garbage collector to "
@@ -362,9 +362,9 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
     # Windows retries a refused connect for about 2 s before reporting it.
     t_refused = max(t, scaled(3.0)) if sys.platform == "win32" else t
     with peers.refused_address() as address, record_unclosed() as unclosed:
-        sock, exc = _attempt(connect_nonblocking, address, t_refused, what=what,
+        sock, error = _attempt(connect_nonblocking, address, t_refused, what=what,
                              deadline=max(_seconds(deadline), 2 * t_refused + scaled(0.5)))
-    if exc is None:
+    if error is None:
         if isinstance(sock, socket.socket):
             sock.close()
         raise _fail(f"nothing listens at {address!r}, but {what} returned {_show(sock)}.",
@@ -372,13 +372,13 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                     hint="writable means the attempt has finished, not that it succeeded: read "
                          "err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) and, if it "
                          "is not 0, close the socket and raise OSError(err, os.strerror(err))")
-    if not (isinstance(exc, OSError) and exc.errno in REFUSED_ERRNOS):
+    if not (isinstance(error, OSError) and error.errno in REFUSED_ERRNOS):
         raise _fail(f"nothing listens at {address!r}, and {what} raised "
-                    f"{type(exc).__name__}: {exc}.",
+                    f"{exception_name(error)}: {error}.",
                     expected="ConnectionRefusedError (an OSError with errno ECONNREFUSED)",
                     hint="on Windows a failed connect shows up in select()'s third list: pass "
                          "the socket as both writable and exceptional, then read SO_ERROR"
-                    if _is_timeout(exc) else "raise OSError(err, os.strerror(err)) with the "
+                    if _is_timeout(error) else "raise OSError(err, os.strerror(err)) with the "
                                              "error number from SO_ERROR")
     _closes_its_socket(unclosed, f"{what} (refused)")
     with unanswered_address() as address:
@@ -389,7 +389,7 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
             return
         with record_unclosed() as unclosed:
             start = time.monotonic()
-            sock, exc = _attempt(connect_nonblocking, address, t, what=what,
+            sock, error = _attempt(connect_nonblocking, address, t, what=what,
                                  deadline=3 * t + scaled(0.5),
                                  expected=f"TimeoutError after about {t:g} s (the server never "
                                           f"answers the connect)",
@@ -397,16 +397,16 @@ def check_connect_nonblocking(connect_nonblocking, *, edge_cases: bool = True,
                                       "three empty lists when the time is up: then close the "
                                       "socket and raise TimeoutError")
             elapsed = time.monotonic() - start
-        if exc is None:
+        if error is None:
             if isinstance(sock, socket.socket):
                 sock.close()
             raise _fail(f"the server never answered, but {what} returned {_show(sock)}.",
                         expected="TimeoutError",
                         hint="an empty result from select() means the time is up: raise "
                              "TimeoutError")
-        if not _is_timeout(exc):
+        if not _is_timeout(error):
             raise _fail(f"the server never answered, and {what} raised "
-                        f"{type(exc).__name__}: {exc}.", expected="TimeoutError")
+                        f"{exception_name(error)}: {error}.", expected="TimeoutError")
         if not t / 2 <= elapsed <= 3 * t + scaled(0.3):
             raise _fail(f"{what} raised TimeoutError after {elapsed:.2f} s.",
                         expected=f"about {t:g} s")

@@ -24,7 +24,6 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
     """Client for echo servers: round-trip each message, half-close, expect EOF."""
     def script(address, transcript, deadline):
         with connect(address, transcript, deadline=deadline) as ep:
-            sent = 0
             for i, msg in enumerate(messages):
                 if whole:  # half-close once sent, so a server that lost bytes ends at once
                     got = ep.exchange(msg, len(msg), shutdown=True)
@@ -37,8 +36,7 @@ def _echo_script(messages, *, chunk: int | None = None, whole: bool = False):
                     ep.sendall(msg)
                     got = _recv_exactly_or_less(ep, len(msg))
                 if got != msg:
-                    _echo_mismatch(i, msg, got, sent, ep, transcript)
-                sent += len(msg)
+                    _echo_mismatch(i, msg, got, ep, transcript)
             if not whole:
                 ep.shutdown_wr()
             tail = ep.recv_until_eof(what="the server to close after the client finished")
@@ -62,7 +60,7 @@ def _recv_exactly_or_less(ep: Endpoint, n: int) -> bytes:
     return bytes(out)
 
 
-def _echo_mismatch(i, msg, got, sent_before, ep, transcript):
+def _echo_mismatch(i, msg, got, ep, transcript):
     if len(got) < len(msg) and ep.eof:
         if i > 0 and not got:
             hint = ("it seems to call recv() only once; loop until recv() returns b'' "
@@ -205,7 +203,7 @@ def check_timestamp_server(serve_timestamp, *, edge_cases: bool = True,
 
 def _timestamp_ok(reply: bytes, msg: bytes, started: float) -> bool:
     m = re.fullmatch(rb"\[(.{24})\] (.*)", reply, re.DOTALL)
-    return bool(m) and m.group(2) == msg and m.group(1) in _ctime_window(started, time.time())
+    return m is not None and m.group(2) == msg and m.group(1) in _ctime_window(started, time.time())
 
 
 def _timestamp_mismatch(msg: bytes, reply: bytes, transcript: Transcript):

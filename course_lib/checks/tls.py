@@ -12,7 +12,9 @@ import contextlib
 import select
 import socket
 import ssl
+from typing import Any
 
+from ..failures import exception_name
 from .. import faults
 from ..endpoint import PeerStopped, WaitTimeout
 from ..peers import Peer
@@ -42,7 +44,6 @@ class _TlsEcho(Peer):
     def __init__(self, context: ssl.SSLContext, names, record: int | None, cut: int | None = None, **kw):
         super().__init__(**kw)
         self.context, self.names, self.record, self.cut = context, names, record, cut
-        self.handshakes = 0
 
     def _wait(self, sock, read: bool = True, write: bool = False) -> None:
         rl = [sock, self._stop] if read else [self._stop]
@@ -77,7 +78,6 @@ class _TlsEcho(Peer):
             except (ssl.SSLError, OSError) as exc:
                 self.transcript.note(self.side, f"TLS handshake failed: {exc}")
                 return
-            self.handshakes += 1
             self.transcript.note(self.side, f"TLS handshake done ({tls.version()}); it showed "
                                             f"a certificate for {', '.join(self.names)}")
             while True:
@@ -166,7 +166,7 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
     (not a loop that never ends), and the connection must have a timeout.
     """
     what = "tls_echo(port, server_name, cafile, message)"
-    cases = [("localhost", None, None, b"hello over TLS")]
+    cases: list[tuple[str, Any, int | None, bytes]] = [("localhost", None, None, b"hello over TLS")]
     if edge_cases:
         big = (UTF8_TEXT.encode() + b" ") * 128
         cases += [("localhost", None, 100, big), ("localhost", None, None, b"second call")]
@@ -207,9 +207,9 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                                 "is signed by a CA the client does not trust")):
         with tls_server(names, ca, timeout=_patience(deadline)) as srv, \
                 record_unclosed() as unclosed:
-            got, exc = _attempt(tls_echo, srv.port, "localhost", srv.cafile, b"secret",
+            got, error = _attempt(tls_echo, srv.port, "localhost", srv.cafile, b"secret",
                                 what=what, deadline=deadline, peer=srv)
-        if exc is None:
+        if error is None:
             raise _fail(f"the server's certificate {problem}, but {what} went ahead and "
                         f"returned {_show(got)}.",
                         expected="ssl.SSLCertVerificationError (the client must refuse)",
@@ -217,9 +217,9 @@ def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None 
                              "verify_mode=CERT_REQUIRED (create_default_context sets both) "
                              "and pass server_hostname=server_name to wrap_socket",
                         transcript=srv.transcript)
-        if not isinstance(exc, ssl.SSLCertVerificationError):
+        if not isinstance(error, ssl.SSLCertVerificationError):
             raise _fail(f"the server's certificate {problem}, and {what} raised "
-                        f"{type(exc).__name__}: {exc}.",
+                        f"{exception_name(error)}: {error}.",
                         expected="ssl.SSLCertVerificationError, let through unchanged",
                         transcript=srv.transcript)
         if srv.received:
@@ -246,7 +246,7 @@ def _tls_cut_short(tls_echo, what: str, deadline) -> None:
                          "EOFError", transcript=srv.transcript)
     if not isinstance(exc, (EOFError, ConnectionError, ssl.SSLError)):
         raise _fail(f"the server closed after echoing {half} of {len(message)} bytes, and {what} "
-                    f"raised {type(exc).__name__}: {exc}.", expected="EOFError",
+                    f"raised {exception_name(exc)}: {exc}.", expected="EOFError",
                     hint="when recv() returns b'' before you have len(message) bytes, raise "
                          "EOFError", transcript=srv.transcript)
     _closes_its_socket(unclosed, f"{what} (server closed early)", srv.transcript)

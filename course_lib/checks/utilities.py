@@ -29,8 +29,10 @@ import threading
 from typing import Any, Callable, NamedTuple
 
 from .. import probes
+from ..failures import exception_name
 from ..runners import run_with_deadline, shape
 from ..timing import DEFAULT_DEADLINE, scaled
+from ..transcript import show
 from .vocabulary import _fail
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
     "RECORD_HEADER",
     "pack_record",
     "check_record_stream",
-    "exception_name",
 ]
 
 
@@ -60,7 +61,7 @@ class Outcome(NamedTuple):
         if self.status == "ok":
             return repr(self.value)
         if self.status == "error":
-            return f"{type(self.value).__name__}: {self.value}"
+            return f"{exception_name(self.value)}: {self.value}"
         return f"no answer within {self.value:g} s"
 
 
@@ -142,12 +143,6 @@ def pack_record(kind: int, payload: bytes) -> bytes:
     return RECORD_HEADER.pack(kind, len(payload)) + payload
 
 
-def _short(data: bytes, limit: int = 60) -> str:
-    if len(data) <= limit:
-        return repr(data)
-    return f"{data[:limit]!r}... ({len(data)} bytes)"
-
-
 def check_record_stream(recv_record: Callable, stream: bytes, expected: list, *,
                       chunk: int = 1, cut: int | None = None,
                       deadline: float | None = None) -> None:
@@ -174,7 +169,7 @@ def check_record_stream(recv_record: Callable, stream: bytes, expected: list, *,
            if cut is None and chunk >= len(stream) else
            f"the peer sends {len(stream)} bytes in pieces of {chunk} byte(s), then closes"
            if cut is None else
-           f"the peer sends {cut} of the {len(stream)} bytes {_short(stream)}, then closes")
+           f"the peer sends {cut} of the {len(stream)} bytes {show(stream, 60)}, then closes")
     with server as peer:
         with socket.create_connection(peer.address, timeout=limit) as sock:
             for number, want in enumerate(expected, start=1):
@@ -197,37 +192,18 @@ def _one_call(run_with_deadline, recv_record, sock, want, limit) -> str | None:
     except Exception as exc:  # noqa: BLE001 - reported to the learner
         if raises and isinstance(exc, want):
             return None
-        wanted = want.__name__ if raises else _shown(want)
+        wanted = want.__name__ if raises else show(want)
         return f"expected {wanted}, but it raised {exception_name(exc)}: {exc}"
     if raises:
         return (f"expected {want.__name__} because the stream ended in the middle of a record, "
-                f"but it returned {_shown(got)}")
+                f"but it returned {show(got)}")
     if got is not None and not (isinstance(got, tuple) and len(got) == 2):
-        return f"expected a (kind, payload) tuple or None, got {_shown(got)}"
+        return f"expected a (kind, payload) tuple or None, got {show(got)}"
     if got != want:
-        return f"expected {_shown(want)}, got {_shown(got)}"
+        return f"expected {show(want)}, got {show(got)}"
     return None
 
 
-def _shown(value) -> str:
-    """Render a (kind, payload) result for messages, shortening long payloads."""
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], (bytes, bytearray)):
-        payload = bytes(value[1])
-        if len(payload) > 40:
-            return f"({value[0]!r}, {payload[:20]!r}...({len(payload)} bytes))"
-    return repr(value)
-
-
-def exception_name(exc: BaseException) -> str:
-    """``ValueError`` for built-ins, ``struct.error`` for module exceptions.
-
-    Why: ``type(exc).__name__`` of ``struct.error`` is just "error", which
-    tells a learner nothing.
-    """
-    cls = type(exc)
-    if cls.__module__ in ("builtins", "__main__"):
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 # -- the section's exercises (the notebook's test cells call these) ----------------------------

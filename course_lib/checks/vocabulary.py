@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import socket
 
-from ..failures import CheckFailure
+from ..failures import CheckFailure, exception_name
 from ..probes import errno_name
-from ..transcript import Transcript, abbreviate
+from ..transcript import Transcript, show
 
 
 def _fail(happened: str, *, expected=None, got=None, hint: str | None = None,
@@ -28,10 +28,8 @@ _SENDALL_HINT = ("send() may send only part of the data (it returns how many byt
 
 
 def _show(value) -> str:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        n = len(value)
-        return f"{abbreviate(value, 40)} ({n} byte{'s' if n != 1 else ''})"
-    return f"{value!r} ({type(value).__name__})"
+    """A value as a failure shows it: :func:`course_lib.transcript.show`, with the type of anything but bytes."""
+    return show(value, 40, typed=not isinstance(value, (bytes, bytearray, memoryview)))
 
 
 def _explain(exc: BaseException, what: str, transcript: Transcript | None = None) -> BaseException:
@@ -44,7 +42,7 @@ def _explain(exc: BaseException, what: str, transcript: Transcript | None = None
         return exc
     text = str(exc)
     if isinstance(exc, TypeError) and "str" in text and ("bytes" in text or "buffer" in text):
-        hint = ("send() needs bytes, not str: encode text first (e.g. reply.encode()) and "
+        hint: str | None = ("send() needs bytes, not str: encode text first (e.g. reply.encode()) and "
                 "build replies from bytes (b'[' + ... )")
         return _fail(f"{what} raised TypeError: {text}", hint=hint, transcript=transcript)
     hints = {
@@ -58,7 +56,7 @@ def _explain(exc: BaseException, what: str, transcript: Transcript | None = None
         hint = "open the file in binary mode: open(path, 'rb')"
     if isinstance(exc, OSError) and exc.errno is not None and hint is None:
         hint = f"the operating system reported {errno_name(exc.errno)}"
-    new = _fail(f"{what} raised {type(exc).__name__}: {text}", hint=hint, transcript=transcript)
+    new = _fail(f"{what} raised {exception_name(exc)}: {text}", hint=hint, transcript=transcript)
     new.__cause__ = exc
     return new
 

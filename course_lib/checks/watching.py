@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 
+from ..failures import exception_name
 from .. import faults
 from ..endpoint import harness_threads
 from ..resources import hard_close
@@ -166,12 +167,12 @@ def _server_explained(cause: BaseException, what: str):
                           "event of this round whose connection has already left (select() "
                           "listed it before it was closed)")
     if isinstance(cause, (KeyError, ValueError)) and "registered" in text:
-        return _fail(f"{what} raised {type(cause).__name__}: {text}.",
+        return _fail(f"{what} raised {exception_name(cause)}: {text}.",
                      hint="unregister a socket from the selector before you close it "
                           "(sel.unregister(conn); conn.close()): the next connection may get "
                           "the same file descriptor number")
     if isinstance(cause, OSError):
-        return _fail(f"{what} raised {type(cause).__name__}: {cause}.",
+        return _fail(f"{what} raised {exception_name(cause)}: {cause}.",
                      hint="a client can vanish at any moment: a recv() or send() that raises "
                           "ConnectionResetError or BrokenPipeError means that client is gone; "
                           "unregister and close it and carry on serving the others")
@@ -193,7 +194,8 @@ class _SelectorWatch:
     BUSY = 20  # consecutive select() calls that report a connection writable for nothing
 
     def __init__(self, echo: bool) -> None:
-        self.echo, self.made, self.stale, self.busy = echo, [], 0, 0
+        self.echo, self.stale, self.busy = echo, 0, 0
+        self.made: list = []
         self._spurious: dict = {}
 
     @contextlib.contextmanager

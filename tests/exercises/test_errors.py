@@ -1,4 +1,4 @@
-"""Tests for course_lib.checks.errors (section 06 helpers)."""
+"""Tests for course_lib.checks.provoke (section 06 helpers)."""
 from __future__ import annotations
 
 import errno
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from course_lib.checks.errors import (
+from course_lib.checks.provoke import (
     KINDS, broken_pipe_is_deterministic, count_connect_attempts, describe, no_leaks, provoke,
     returned, send_until_false,
 )

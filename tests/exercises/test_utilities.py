@@ -8,8 +8,9 @@ import threading
 import pytest
 
 from course_lib.checks.utilities import (
-    RECORD_HEADER, bounded_call, check_record_stream, exception_name, fake_getaddrinfo, pack_record,
+    RECORD_HEADER, bounded_call, check_record_stream, fake_getaddrinfo, pack_record,
 )
+from course_lib.failures import exception_name
 
 
 def test_bounded_call_ok_error_timeout():
