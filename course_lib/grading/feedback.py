@@ -22,18 +22,6 @@ ECHO_NOTE = "[output removed from feedback: it quoted the hidden tests]"
 MIN_QUOTED = 16  # characters: shorter lines ("assert ok", "pass") are too common to count as a quote
 
 
-def _hidden_lines(source: str, begin: str, end: str) -> list[str]:
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside and len(line.strip()) >= MIN_QUOTED:
-            lines.append(line.strip())
-    return lines
-
-
 def _error_line(out: dict) -> str:
     return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"
 
@@ -46,9 +34,12 @@ class RedactHiddenTests(ClearHiddenTests):
     the wire there. Its tracebacks (which quote the hidden source) and anything it printed are dropped.
     """
 
+    _quoted: list[str]  # the hidden lines of the cell last redacted, long enough to count as a quote
+
     def _remove_hidden_test_region(self, cell) -> bool:
         original = cell.source
         removed = super()._remove_hidden_test_region(cell)
+        self._quoted = []
         if removed:
             kept, inside = [], False
             for line in original.split("\n"):
@@ -59,14 +50,16 @@ class RedactHiddenTests(ClearHiddenTests):
                     inside = False
                 elif not inside:
                     kept.append(line)
+                elif len(line.strip()) >= MIN_QUOTED:
+                    self._quoted.append(line.strip())
             cell.source = "\n".join(kept)
         return removed
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
             return cell, resources
-        hidden_lines = _hidden_lines(cell.source, self.begin_test_delimeter, self.end_test_delimeter)
-        cell, resources = super().preprocess_cell(cell, resources, index)
+        cell, resources = super().preprocess_cell(cell, resources, index)  # calls _remove_hidden_test_region
+        hidden_lines = self._quoted
         if hidden_lines:
             resources.setdefault("hidden_lines", []).extend(hidden_lines)
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
