@@ -1,6 +1,7 @@
 """Reference peers and runners: behaviour, transcripts, and cleanup in every outcome."""
 
 import errno
+import os
 import socket
 import threading
 import time
@@ -181,6 +182,43 @@ def test_endpoint_wait_times_out_and_honours_deadline():
             ea.recv()
         assert info.value.at <= time.monotonic()
         assert t.has("a", "timeout")
+
+
+def test_endpoint_stop_when_ends_waits_but_drains_what_is_there():
+    a, b = socket.socketpair()
+    waker = endpoint.Waker()
+    with endpoint.Endpoint(a, Transcript(), "a", timeout=10) as ea, b:
+        ea.stop_when(waker)
+        b.sendall(b"last words")
+        waker.set()
+        assert ea.recv() == b"last words"  # drained although stopped
+        with pytest.raises(endpoint.PeerStopped):
+            ea.recv()
+        ea.stop_when(None)
+        b.sendall(b"!")
+        assert ea.recv() == b"!"
+    waker.close()
+
+
+def test_bind_loopback_binds_port_0_and_releases_the_unix_dir():
+    with socket.socket() as s:
+        bound = endpoint.bind_loopback(s)
+        assert bound.address[0] == "127.0.0.1" and bound.address[1] != 0
+        bound.release()
+    if probes.unix_available():
+        with socket.socket(socket.AF_UNIX) as u:
+            bound = endpoint.bind_loopback(u)
+            assert os.path.exists(bound.address)
+            bound.release()
+            bound.release()  # idempotent
+            assert not os.path.exists(os.path.dirname(bound.address))
+
+
+def test_peer_threads_are_the_harness_s():
+    with peers.echo_server() as srv:
+        threads = list(srv._threads)
+        assert threads and all(t in endpoint.harness_threads for t in threads)
+    assert threading.current_thread() not in endpoint.harness_threads
 
 
 def test_endpoint_pause_without_waker():
