@@ -4,8 +4,9 @@ Why this module exists: a notebook test cell should be one line, and that
 line should run a whole scenario, edge cases included, the way trio's
 ``check_one_way_stream`` does for a stream factory.  Each check takes the
 learner's callable, drives it against a reference peer (or a reference
-client) on loopback, and on failure raises ``AssertionError`` with what was
-expected, what happened, and the transcript of bytes each side sent.
+client) on loopback, and on failure raises :class:`~course_lib.failures.CheckFailure`
+(an ``AssertionError``) with what was expected, what happened, and the
+transcript of bytes each side sent.
 
 Every check accepts ``edge_cases`` (False: the basic scenario, for the
 visible test cell; True, the default: the basic scenario plus the edge
