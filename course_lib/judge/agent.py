@@ -80,6 +80,9 @@ class Agent:
             harness = _harness_socket()
             args = wire.decode(message.get("args", []), fds, harness=harness)
             kwargs = wire.decode({"$dict": message.get("kwargs", [])}, fds, harness=harness)
+            specs = wire.decode(message.get("faults", []), fds)
+            if not isinstance(specs, list) or not all(isinstance(f, dict) for f in specs):
+                raise ValueError("faults must be a list of dicts")
             fn = self.namespace[message["name"]]
         except BaseException as exc:  # noqa: BLE001 - every request gets an answer
             wire.close_fds(fds)
@@ -87,37 +90,52 @@ class Agent:
             return
         wire.close_fds(fds)  # descriptors sent but not used by any value
         given = [v for v in [*args, *kwargs.values()] if isinstance(v, socket.socket)]
-        thread = threading.Thread(target=self._call, args=(ident, fn, args, kwargs, given), daemon=True,
+        thread = threading.Thread(target=self._call, args=(ident, fn, args, kwargs, given, specs), daemon=True,
                                   name=f"judge-call-{ident}")
         with self.lock:
             self.calls[ident] = (thread, given)
         thread.start()
 
-    def _call(self, ident, fn, args: list, kwargs: dict, given: list) -> None:
+    def _call(self, ident, fn, args: list, kwargs: dict, given: list, specs: list) -> None:
+        from .. import faults
+
+        seen: list = []
         try:
-            value, error = fn(*args, **kwargs), None
+            with faults.replay(specs) as results:
+                try:
+                    value, error = fn(*args, **kwargs), None
+                except _Abandoned:
+                    return
+                except BaseException as exc:  # noqa: BLE001 - the learner's exception is the answer
+                    value, error = None, exc
+            seen = [get() for get in results]
         except _Abandoned:
             return
-        except BaseException as exc:  # noqa: BLE001 - the learner's exception is the answer
+        except BaseException as exc:  # noqa: BLE001 - a fault that cannot be set up is an answer too
             value, error = None, exc
         with self.lock:
             self.calls.pop(ident, None)
+        injected = next((i for i, spec in enumerate(specs) if error is not None and spec.get("error") is error), None)
         try:
-            self._answer(ident, value, error, [*args, *kwargs.values()])
+            self._answer(ident, value, error, [*args, *kwargs.values()], seen, injected)
         except _Abandoned:
             pass
         finally:
             for sock in given:
                 sock.close()
 
-    def _answer(self, ident, value, error, arguments: list) -> None:
+    def _answer(self, ident, value, error, arguments: list, seen: list, injected: int | None) -> None:
         encoder = wire.Encoder(opaque_ok=True)
         try:
             after = [_state(a, encoder) for a in arguments]
             if error is not None:
-                message = {"id": ident, "ok": False, "error": wire.describe_exception(error), "after": after}
+                described = wire.describe_exception(error)
+                if injected is not None:
+                    described["injected"] = injected
+                message = {"id": ident, "ok": False, "error": described, "after": after}
             else:
                 message = {"id": ident, "ok": True, "value": encoder.encode(value), "after": after}
+            message["faults"] = [wire.Encoder().encode(r) for r in seen]
         except (TypeError, wire.ProtocolError) as exc:
             encoder = wire.Encoder()
             message = {"id": ident, "ok": False, "error": wire.describe_exception(exc)}

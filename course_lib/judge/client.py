@@ -29,6 +29,12 @@ class ChannelBroken(AssertionError):
     """The channel into the kernel failed (the agent broke the protocol, or the kernel went away)."""
 
 
+class Unjudgeable(BaseException):
+    """The test wraps this call in a fault that cannot be reproduced in the kernel (a callable `when`):
+    the cell is left to the notebook's own verdict. A BaseException, so that no check mistakes it for
+    the learner's error."""
+
+
 class _Slot:
     def __init__(self, arguments: list) -> None:
         self.done = threading.Event()
@@ -45,6 +51,7 @@ class Client:
         self.ids = itertools.count(1)
         self.broken: str | None = None
         self.deadline = float("inf")  # monotonic time by which every answer must have come (the cell's)
+        self.unjudgeable: str | None = None  # why the current cell cannot be judged here
         self.reader = threading.Thread(target=self._read, name="judge-reader", daemon=True)
         self.reader.start()
 
@@ -130,18 +137,35 @@ class Client:
         return found
 
     def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+        from .. import faults
+
+        forwards = faults.active()
+        specs = [f.describe() for f in forwards]
+        if None in specs:
+            self.unjudgeable = f"{name}() is tested under a fault the kernel cannot be given as data"
+            raise Unjudgeable(self.unjudgeable)
         encoder = wire.Encoder()
         encoded_args = encoder.encode(list(args))
         encoded_kwargs = encoder.encode(dict(kwargs))["$dict"]
+        encoded_faults = encoder.encode(specs)
         arguments = [*args, *kwargs.values()]
-        message, fds = self.request({"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs},
-                                    encoder.fds, arguments)
+        message, fds = self.request({"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs,
+                                     "faults": encoded_faults}, encoder.fds, arguments)
         try:
             _mirror(arguments, message.get("after"), fds)
+            seen = message.get("faults")
+            if isinstance(seen, list) and len(seen) == len(forwards):
+                for forward, result in zip(forwards, seen):
+                    if forward.merge is not None and result is not None:
+                        forward.merge(wire.decode(result, []))
             if message.get("ok") is True:
                 return wire.decode(message.get("value"), fds)
             if message.get("ok") is False:
-                raise wire.rebuild_exception(message.get("error"))
+                error = message.get("error")
+                injected = error.get("injected") if isinstance(error, dict) else None
+                if isinstance(injected, int) and 0 <= injected < len(forwards) and forwards[injected].error:
+                    raise forwards[injected].error  # the very exception the test injected, as in the kernel
+                raise wire.rebuild_exception(error)
             raise wire.ProtocolError("an answer that is neither a value nor an error")
         except wire.ProtocolError as exc:
             self._break(f"the kernel's agent broke the protocol: {exc}")
@@ -188,8 +212,9 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
                     arg.settimeout(timeout)
         elif isinstance(arg, (bytearray, memoryview)) and "bytes" in state:
             data = wire.decode(state["bytes"], [])
-            if isinstance(data, bytes) and len(data) == len(arg) and not (
-                    isinstance(arg, memoryview) and arg.readonly):
+            if isinstance(data, bytes) and isinstance(arg, bytearray):
+                arg[:] = data  # the learner may have filled it, or taken bytes off its front
+            elif isinstance(data, bytes) and len(data) == len(arg) and not arg.readonly:
                 arg[:] = data
 
 

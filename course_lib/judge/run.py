@@ -129,7 +129,8 @@ def _alarm(_signum, _frame):
     raise CellTimeout("the test ran past its time limit in the judge")
 
 
-def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: float, emit) -> None:
+def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: float, emit,
+              skip: dict[str, str] | None = None) -> None:
     from .client import LearnerFunction
 
     found = client.lookup(names)
@@ -152,8 +153,12 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
         graded = bool(meta.get("grade"))
         if not graded and not meta.get("locked"):
             continue  # the lesson's examples: not needed by the tests
+        if graded and skip and meta.get("grade_id") in skip:
+            emit({"grade_id": meta.get("grade_id"), "passed": None, "reason": _line(skip[meta.get("grade_id")])})
+            continue
         seconds = max(0.1, min(cell_timeout, budget_end - time.monotonic()))
         client.deadline = time.monotonic() + seconds
+        client.unjudgeable = None
         passed, reason = False, ""
         sink.seek(0)
         sink.truncate()
@@ -172,7 +177,9 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
             else:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-        if graded:
+        if graded and client.unjudgeable:
+            emit({"grade_id": meta.get("grade_id"), "passed": None, "reason": _line(client.unjudgeable)})
+        elif graded:
             emit({"grade_id": meta.get("grade_id"), "passed": passed, "reason": _line(reason)})
         if time.monotonic() >= budget_end:
             return
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=120.0)
     parser.add_argument("--accept-timeout", type=float, default=30.0)
     parser.add_argument("--join", action="store_true", help="join the kernel's network namespace")
+    parser.add_argument("--section", default="", help="the assignment (its kernel-only cells are skipped)")
     args = parser.parse_args(argv)
     start = time.monotonic()
     out = os.fdopen(os.dup(1), "w", buffering=1)
@@ -211,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
 
         client = Client(conn)
         try:
-            run_cells(nb, client, names, args.cell_timeout, start + args.budget, emit)
+            from .kernel_only import kernel_only
+
+            run_cells(nb, client, names, args.cell_timeout, start + args.budget, emit, kernel_only(args.section))
         finally:
             client.close()
         emit({"done": True})

@@ -59,6 +59,15 @@ def _builtin_exception(name: str):
     return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
 
 
+def _ssl_exception(name: str, module: str):
+    if module not in ("ssl", "_ssl"):
+        return None
+    import ssl
+
+    cls = getattr(ssl, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, Exception) else None
+
+
 class Encoder:
     """Turns a value into JSON-able data, collecting the descriptors it carries."""
 
@@ -115,7 +124,7 @@ class Encoder:
         self.sockets.append(sock)
         return {"$socket": len(self.fds) - 1, "family": int(sock.family), "type": int(sock.type),
                 "proto": sock.proto, "timeout": sock.gettimeout(),
-                "harness": hasattr(sock, "short_sends"),
+                "harness": hasattr(sock, "short_sends"), "inheritable": sock.get_inheritable(),
                 "shape": [bool(getattr(sock, "short_sends", False)), bool(getattr(sock, "short_recvs", False))]}
 
 
@@ -143,7 +152,7 @@ def rebuild_exception(data: Any) -> BaseException:
     name, module = str(data.get("type", ""))[:80], str(data.get("module", ""))[:80]
     message = str(data.get("message", ""))[:2000]
     cls = _builtin_exception(name) if module == "builtins" else (
-        SOCKET_ERRORS.get(name) if module in ("socket", "_socket") else None)
+        SOCKET_ERRORS.get(name) if module in ("socket", "_socket") else _ssl_exception(name, module))
     if cls is None:
         return RemoteError(f"{module}.{name}: {message}" if module not in ("", "__main__") else f"{name}: {message}")
     if issubclass(cls, OSError) and isinstance(data.get("errno"), int):
@@ -234,6 +243,8 @@ def _make_socket(data: dict, fds: list, harness) -> socket.socket:
     except BaseException:
         os.close(fd)
         raise
+    if isinstance(data.get("inheritable"), bool):
+        sock.set_inheritable(data["inheritable"])
     timeout = data.get("timeout")
     if timeout is None:
         sock.setblocking(True)
