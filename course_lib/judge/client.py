@@ -155,7 +155,7 @@ class Client:
             _mirror(arguments, message.get("after"), fds)
             seen = message.get("faults")
             if isinstance(seen, list) and len(seen) == len(forwards):
-                for forward, result in zip(forwards, seen):
+                for forward, result in zip(forwards, seen, strict=True):
                     if forward.merge is not None and result is not None:
                         forward.merge(wire.decode(result, []))
             if message.get("ok") is True:
@@ -189,7 +189,7 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
 
     if not isinstance(after, list) or len(after) != len(arguments):
         return
-    for arg, state in zip(arguments, after):
+    for arg, state in zip(arguments, after, strict=True):
         if not isinstance(state, dict):
             continue
         if isinstance(arg, HarnessSocket):
