@@ -41,6 +41,7 @@ class Settings:
     uid: int | None = None  # the kernel's user, when grading runs as root
     join: bool = False  # the kernel has a network namespace of its own: the judge joins it
     cell_timeout: float = 15.0
+    section: str = ""  # the assignment: its kernel-only cells (kernel_only.py) are not run by the judge
     verdicts: dict[str, dict] = field(default_factory=dict)
 
 
@@ -101,7 +102,8 @@ class JudgedExecute(Execute):
             process = getattr(provisioner, "process", None)
             argv = [sys.executable, "-I", "-m", "course_lib.judge", "--source", str(source),
                     "--listen-fd", str(listener.fileno()), "--cell-timeout", str(settings.cell_timeout),
-                    "--budget", str(budget), "--uid", str(settings.uid if settings.uid is not None else os.getuid())]
+                    "--budget", str(budget), "--section", settings.section,
+                    "--uid", str(settings.uid if settings.uid is not None else os.getuid())]
             if process is not None:
                 argv += ["--pid-root", str(process.pid)]
             if settings.join:
@@ -115,10 +117,13 @@ class JudgedExecute(Execute):
             cell = new_code_cell(AGENT.format(path=str(path)))
             saved = self.timeout
             self.timeout = int(budget + GRACE)
+            self.nb.cells.append(cell)  # for the moment it runs: nbclient addresses cells by index
             try:
-                self.execute_cell(cell, len(self.nb.cells), store_history=False)
+                self.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
             finally:
                 self.timeout = saved
+                if self.nb.cells and self.nb.cells[-1] is cell:
+                    self.nb.cells.pop()
             try:
                 proc.wait(timeout=GRACE)
             except subprocess.TimeoutExpired:
