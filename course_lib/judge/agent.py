@@ -69,9 +69,9 @@ class Agent:
                 found[name] = "callable"
             else:
                 try:
-                    found[name] = {"value": wire.Encoder(opaque_ok=True).encode(value)}
+                    found[name] = {"$tuple": ["value", wire.Encoder(opaque_ok=True).encode(value)]}
                 except (TypeError, wire.ProtocolError):
-                    found[name] = {"value": {"$opaque": type(value).__qualname__[:80]}}
+                    found[name] = {"$tuple": ["value", {"$opaque": type(value).__qualname__[:80]}]}
         self.reply({"id": message.get("id"), "ok": True, "value": {"$dict": [[k, v] for k, v in found.items()]}})
 
     def _start(self, message: dict, fds: list[int]) -> None:

@@ -139,10 +139,8 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
         kind = found.get(name)
         if kind == "callable":
             namespace[name] = LearnerFunction(client, name)
-        elif isinstance(kind, dict) and "value" in kind:
-            from .wire import decode
-
-            namespace[name] = decode(kind["value"], [])
+        elif isinstance(kind, tuple) and len(kind) == 2 and kind[0] == "value":
+            namespace[name] = kind[1]
         # a missing name stays undefined: the test cell fails with NameError, as it would in the kernel
     signal.signal(signal.SIGALRM, _alarm)
     sink = io.StringIO()
@@ -212,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         names = learner_names(nb)
         listener = socket.socket(fileno=args.listen_fd)
         conn, pid = accept_kernel(listener, args.pid_root, args.uid, start + args.accept_timeout)
+        emit({"accepted": True})
         if args.join:
             join_namespaces(pid)
         conn.settimeout(None)
