@@ -157,7 +157,7 @@ def test_hostile_submission_earns_nothing(graded, student):
 
 
 @pytest.mark.parametrize("student,why", [
-    # the notebook's own tests "passed" (every exception swallowed): the judge, outside the kernel, failed them
+    # the test cells were emptied in the kernel (so "passed" there); the judge, outside it, failed them
     ("reaches_shell_via_exit", "the notebook's own test passed, the judge failed it"),
     # every later cell became `pass`, the judge's agent too: nothing judged, nothing scored
     ("transforms_input", "not judged"),
