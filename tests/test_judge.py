@@ -371,3 +371,21 @@ def test_a_blank_notebook_that_rebinds_checks_scores_nothing(tmp_path):
     assert trick.score == 0 and trick.status == "flagged", trick
     assert any("the judge failed it" in flag for flag in trick.flags), trick.flags
     assert "judge" in trick.timings
+
+
+def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
+    from course_lib.grading.worker import _judged
+    from course_lib.judge.execute import _parse
+
+    record: dict = {"cells": {}, "error": None}
+    _parse([json.dumps({"grade_id": "a", "passed": None, "reason": "kernel only"}),
+            json.dumps({"grade_id": "b", "passed": False, "reason": "wrong"}),
+            json.dumps({"grade_id": "c", "passed": True, "reason": "passed"}), json.dumps({"done": True})], record)
+    assert record["cells"]["a"][0] is None and record["error"] is None
+    judging: dict = {"unjudged": [], "kernel": [], "flags": [], "notes": []}
+    assert [_judged(2.0, gid, record, judging) for gid in "abcd"] == [2.0, 0.0, 2.0, 0.0]
+    assert judging["kernel"] == ["a"] and judging["unjudged"] == ["d"] and "b: the notebook's own test passed" in \
+        judging["flags"][0]
+    cut: dict = {"cells": {}, "error": None}
+    _parse([json.dumps({"accepted": True})], cut)  # a judge killed before it finished
+    assert cut["error"] and not cut["cells"]

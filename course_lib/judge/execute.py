@@ -158,7 +158,9 @@ def _parse(lines: list[str], record: dict) -> None:
         if not isinstance(item, dict):
             continue
         if "grade_id" in item:
-            record["cells"][str(item["grade_id"])] = [bool(item.get("passed")), str(item.get("reason", ""))[:200]]
+            passed = item.get("passed")  # None: left to the notebook (a kernel-only cell)
+            record["cells"][str(item["grade_id"])] = [passed if passed is None else bool(passed),
+                                                      str(item.get("reason", ""))[:200]]
         elif "error" in item and record["error"] is None:
             record["error"] = str(item["error"])[:200]
         elif item.get("done"):
