@@ -120,7 +120,7 @@ def _decide(job: dict, api, report: dict, judge=None) -> None:
                     report["problems"].append(f"{source.stem}: no grade recorded for {gid}")
                     continue
                 score = 0.0 if void or gid not in present else float(grade.auto_score or 0.0)
-                score = _judged(score, gid, verdicts, judging)
+                score = _judged(score, gid or "", verdicts, judging)
                 grade.auto_score = score
                 grade.needs_manual_grade = False
                 report["cells"].append([source.stem, gid, score, float(grade.max_score)])

@@ -76,6 +76,9 @@ class Agent:
 
     def _start(self, message: dict, fds: list[int]) -> None:
         ident = message.get("id")
+        if not isinstance(ident, int):
+            wire.close_fds(fds)
+            return
         try:
             harness = _harness_socket()
             args = wire.decode(message.get("args", []), fds, harness=harness)
@@ -166,7 +169,7 @@ def _state(arg, encoder: wire.Encoder) -> Any:
     still open go to the judge, which closes them as the harness would)."""
     if isinstance(arg, socket.socket):
         closed = arg.fileno() == -1
-        state = {"socket": True, "closed": closed, "timeout": None if closed else arg.gettimeout(),
+        state: dict[str, Any] = {"socket": True, "closed": closed, "timeout": None if closed else arg.gettimeout(),
                  "counters": {k: getattr(arg, k) for k in COUNTERS if isinstance(getattr(arg, k, None), int)}}
         accepted = getattr(arg, "accepted", None)
         if isinstance(accepted, list):

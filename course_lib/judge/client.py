@@ -214,7 +214,7 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
             data = wire.decode(state["bytes"], [])
             if isinstance(data, bytes) and isinstance(arg, bytearray):
                 arg[:] = data  # the learner may have filled it, or taken bytes off its front
-            elif isinstance(data, bytes) and len(data) == len(arg) and not arg.readonly:
+            elif isinstance(data, bytes) and isinstance(arg, memoryview) and len(data) == len(arg) and not arg.readonly:
                 arg[:] = data
 
 

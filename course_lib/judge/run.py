@@ -151,8 +151,9 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
         graded = bool(meta.get("grade"))
         if not graded and not meta.get("locked"):
             continue  # the lesson's examples: not needed by the tests
-        if graded and skip and meta.get("grade_id") in skip:
-            emit({"grade_id": meta.get("grade_id"), "passed": None, "reason": _line(skip[meta.get("grade_id")])})
+        gid = str(meta.get("grade_id") or "")
+        if graded and skip and gid in skip:
+            emit({"grade_id": gid, "passed": None, "reason": _line(skip[gid])})
             continue
         seconds = max(0.1, min(cell_timeout, budget_end - time.monotonic()))
         client.deadline = time.monotonic() + seconds

@@ -137,7 +137,7 @@ def describe_exception(exc: BaseException, encoder: Encoder | None = None, depth
             args.append(enc.encode(arg, depth + 1) if not isinstance(arg, socket.socket) else None)
         except (TypeError, ProtocolError):
             args.append(None)
-    described = {"type": type(exc).__name__[:80], "module": type(exc).__module__[:80], "args": args,
+    described: dict[str, Any] = {"type": type(exc).__name__[:80], "module": type(exc).__module__[:80], "args": args,
                  "message": str(exc)[:2000]}
     if isinstance(exc, OSError):
         described["errno"] = exc.errno if isinstance(exc.errno, int) else None
@@ -158,9 +158,9 @@ def rebuild_exception(data: Any) -> BaseException:
     if issubclass(cls, OSError) and isinstance(data.get("errno"), int):
         strerror = data.get("strerror") if isinstance(data.get("strerror"), str) else message
         return cls(data["errno"], strerror)
-    args = data.get("args") if isinstance(data.get("args"), list) else []
+    args = data.get("args")
     try:
-        return cls(*[decode(a, []) for a in args])
+        return cls(*[decode(a, []) for a in (args if isinstance(args, list) else [])])
     except Exception:
         return cls(message)
 
