@@ -213,7 +213,13 @@ def grade_job(job: dict) -> dict:
         if job["cell_timeout"]:
             extra.Execute.timeout = job["cell_timeout"]
         if job.get("judge", True):
-            judge = _setup_judge(job, jail, extra)
+            from ..judge import supported
+
+            if supported():
+                judge = _setup_judge(job, jail, extra)
+            else:
+                report["notes"].append(f"judged in the kernel only: this platform ({sys.platform}) cannot pass "
+                                       "sockets to a judge outside it")
         api = make_api(Path(job["root"]), Path(job["source"]) if job["source"] else None, extra)
         if judge is not None:
             judge.cell_timeout = float(api.config.Execute.get("timeout", 15) or 15)

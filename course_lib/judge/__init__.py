@@ -8,3 +8,13 @@ inside the kernel, client.py in the judge). execute.py starts the judge and the 
 Execute step, after every cell ran and before the kernel stops. A graded cell scores only if both the
 notebook's own test and the judge pass it (course_lib/grading/worker.py decides).
 """
+from __future__ import annotations
+
+import socket
+import sys
+
+
+def supported() -> bool:
+    """The judge needs descriptors over AF_UNIX (SCM_RIGHTS) and the peer's credentials (SO_PEERCRED): Linux."""
+    return sys.platform.startswith("linux") and all(
+        hasattr(socket, name) for name in ("AF_UNIX", "SCM_RIGHTS", "SO_PEERCRED"))
