@@ -181,6 +181,14 @@ def test_tampering_is_flagged_with_the_reason(graded, student, why):
     assert any(why in flag for flag in result.flags), result.flags
 
 
+def test_a_rebound_name_the_hidden_test_uses_is_judged_with_the_real_one(graded):
+    """`bytes` rebound in the kernel made the hidden test's payload empty there; the judge has its own."""
+    result = graded["results"]["rebinds_test_names"]
+    assert result.cells == {"ex1_roundtrip_test": (1, 1), "ex1_roundtrip_hidden": (0, 2)}, result
+    assert result.status == "flagged" and any(f.startswith("ex1_roundtrip_hidden: the notebook's own test passed")
+                                              for f in result.flags), result.flags
+
+
 def test_unreadable_notebooks_get_a_clear_error_row(graded):
     rows = {r["student"]: r for r in csv.DictReader((graded["out"] / "grades.csv").open())}
     assert rows["invalid_json"]["status"] == "error" and "not valid JSON" in rows["invalid_json"]["problems"]

@@ -119,8 +119,8 @@ def _decide(job: dict, api, report: dict, judge=None) -> None:
                 except MissingEntry:
                     report["problems"].append(f"{source.stem}: no grade recorded for {gid}")
                     continue
-                score = 0.0 if void or gid not in present else float(grade.auto_score or 0.0)
-                score = _judged(score, gid or "", verdicts, judging)
+                score = 0.0 if void or gid not in present else _judged(float(grade.auto_score or 0.0), gid or "",
+                                                                       verdicts, judging)
                 grade.auto_score = score
                 grade.needs_manual_grade = False
                 report["cells"].append([source.stem, gid, score, float(grade.max_score)])
