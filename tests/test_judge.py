@@ -129,7 +129,7 @@ def test_only_a_process_of_the_kernel_may_connect(tmp_path):
     listener.listen(1)
     with socket.socket(socket.AF_UNIX) as kernel:
         kernel.connect(path)
-        conn, pid = run.accept_kernel(listener, os.getpid(), os.getuid(), time.monotonic() + 2)
+        conn, pid, _uid, _gid = run.accept_kernel(listener, os.getpid(), os.getuid(), time.monotonic() + 2)
         with conn:
             assert pid == os.getpid()
 

@@ -10,7 +10,10 @@ descriptor the judge then owns.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import stat
 import socket
 import threading
 import time
@@ -139,6 +142,7 @@ class Client:
     def call(self, name: str, args: tuple, kwargs: dict) -> Any:
         from .. import faults
 
+        _share_scratch()
         forwards = faults.active()
         specs = [f.describe() for f in forwards]
         if None in specs:
@@ -172,6 +176,27 @@ class Client:
             raise ChannelBroken(self.broken) from None
         finally:
             wire.close_fds(fds)
+
+
+def _share_scratch() -> None:
+    """Let the kernel read (and connect to) what the tests made in the judge's scratch folder.
+
+    The folder is mounted read-only in the jail at the same path; the files in it were made by the
+    judge (as root when grading runs as root) with private modes: a file the learner's function is to
+    send, a CA file, an AF_UNIX path. Nothing else of the judge's is there.
+    """
+    scratch = os.environ.get("SOCKET_COURSE_JUDGE_SCRATCH")
+    if not scratch or os.environ.get("TMPDIR") != scratch:
+        return
+    for top, dirs, files in os.walk(scratch):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(top, name), 0o755, follow_symlinks=False)
+        for name in files:
+            path = os.path.join(top, name)
+            with contextlib.suppress(OSError):
+                if not os.path.islink(path):
+                    os.chmod(path, 0o777 if stat.S_ISSOCK(os.lstat(path).st_mode) else 0o644)
 
 
 def _counters(sock, state: dict) -> None:

@@ -91,6 +91,10 @@ class JudgedExecute(Execute):
 
         budget = budget_for(nbformat.read(str(source), as_version=4), settings.cell_timeout)
         path = settings.folder / f"j{os.getpid()}-{len(settings.verdicts)}.sock"
+        # the judge's temporary files (a file to send, a CA, an AF_UNIX path) at paths the kernel sees too:
+        # the folder is mounted read-only in the jail; the judge opens them to the kernel before each call
+        scratch = settings.folder / f"tmp{len(settings.verdicts)}"
+        scratch.mkdir(mode=0o755)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         proc = None
         try:
@@ -109,7 +113,9 @@ class JudgedExecute(Execute):
             if settings.join:
                 argv.append("--join")
             proc = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(settings.folder))
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(scratch),
+                                    env={**os.environ, "TMPDIR": str(scratch),
+                                         "SOCKET_COURSE_JUDGE_SCRATCH": str(scratch)})
             listener.close()
             lines: list[str] = []
             reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)

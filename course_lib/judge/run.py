@@ -111,7 +111,7 @@ def _kernel_tree(root: int) -> set[int]:
 
 
 def accept_kernel(listener: socket.socket, pid_root: int | None, uid: int | None, deadline: float):
-    """The one connection from the kernel's agent: (socket, peer pid); strangers are turned away."""
+    """The one connection from the kernel's agent: (socket, its pid, uid, gid); strangers are turned away."""
     from .wire import peer_credentials
 
     for _ in range(5):
@@ -120,7 +120,7 @@ def accept_kernel(listener: socket.socket, pid_root: int | None, uid: int | None
         pid, peer_uid, _gid = peer_credentials(conn)
         if (pid_root is None or pid in _kernel_tree(pid_root)) and (uid is None or peer_uid == uid):
             listener.close()
-            return conn, pid
+            return conn, pid, peer_uid, _gid
         conn.close()
     raise PermissionError("only processes outside the kernel connected")
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             nb = nbformat.read(fh, as_version=4)
         names = learner_names(nb)
         listener = socket.socket(fileno=args.listen_fd)
-        conn, pid = accept_kernel(listener, args.pid_root, args.uid, start + args.accept_timeout)
+        conn, pid, _uid, _gid = accept_kernel(listener, args.pid_root, args.uid, start + args.accept_timeout)
         emit({"accepted": True})
         if args.join:
             join_namespaces(pid)
