@@ -66,85 +66,113 @@ class JudgedExecute(Execute):
     @contextlib.contextmanager
     def setup_kernel(self, **kwargs):
         with super().setup_kernel(**kwargs):
-            yield
-            if SETTINGS is not None:
-                self._judge(SETTINGS)
+            # started with the kernel, the judge loads while the notebook's cells run, then waits for the agent
+            judge = _Judge.start(self, SETTINGS) if SETTINGS is not None else None
+            try:
+                yield
+                if judge is not None:
+                    judge.finish(self)
+            finally:
+                if judge is not None:
+                    judge.close()
 
-    def _judge(self, settings: Settings) -> None:
-        name = str((self.resources or {}).get("unique_key") or "")
-        record: dict = {"cells": {}, "error": None, "seconds": 0.0}
-        settings.verdicts[name] = record
-        started = time.perf_counter()
+
+@dataclass
+class _Judge:
+    """One judge process for one notebook, from the kernel's start to its verdicts."""
+
+    settings: Settings
+    record: dict
+    budget: float = 0.0
+    path: Path | None = None
+    proc: subprocess.Popen | None = None
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def start(cls, client: JudgedExecute, settings: Settings) -> _Judge:
+        name = str((client.resources or {}).get("unique_key") or "")
+        judge = cls(settings, {"cells": {}, "error": None, "seconds": 0.0})
+        settings.verdicts[name] = judge.record
         try:
             source = settings.sources.get(name)
             if source is None:
-                record["error"] = "no source notebook to judge against"
-                return
-            self._run_judge(settings, source, record)
+                judge.record["error"] = "no source notebook to judge against"
+            else:
+                judge._launch(client, source)
         except Exception as exc:  # noqa: BLE001 - a judge that fails is a verdict, never a crash
-            record["error"] = f"the judge could not run ({type(exc).__name__}: {exc})"[:200]
-        finally:
-            record["seconds"] = time.perf_counter() - started
+            judge.record["error"] = f"the judge could not start ({type(exc).__name__}: {exc})"[:200]
+        judge.record["seconds"] = time.perf_counter() - judge.started
+        return judge
 
-    def _run_judge(self, settings: Settings, source: Path, record: dict) -> None:
+    def _launch(self, client: JudgedExecute, source: Path) -> None:
         import nbformat
 
-        budget = budget_for(nbformat.read(str(source), as_version=4), settings.cell_timeout)
-        path = settings.folder / f"j{os.getpid()}-{len(settings.verdicts)}.sock"
+        settings, count = self.settings, len(self.settings.verdicts)
+        self.budget = budget_for(nbformat.read(str(source), as_version=4), settings.cell_timeout)
+        self.path = settings.folder / f"j{os.getpid()}-{count}.sock"
         # the judge's temporary files (a file to send, a CA, an AF_UNIX path) at paths the kernel sees too:
         # the folder is mounted read-only in the jail; the judge opens them to the kernel before each call
-        scratch = settings.folder / f"tmp{len(settings.verdicts)}"
+        scratch = settings.folder / f"tmp{count}"
         scratch.mkdir(mode=0o755)
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        proc = None
-        try:
-            listener.bind(str(path))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(self.path))
             if settings.uid is not None:
-                os.chmod(path, 0o666)  # connect() needs write on the socket; the folder stays read-only
+                os.chmod(self.path, 0o666)  # connect() needs write on the socket; the folder stays read-only
             listener.listen(1)
-            provisioner = getattr(self.km, "provisioner", None)
-            process = getattr(provisioner, "process", None)
+            process = getattr(getattr(client.km, "provisioner", None), "process", None)
             argv = [sys.executable, "-I", "-m", "course_lib.judge", "--source", str(source),
                     "--listen-fd", str(listener.fileno()), "--cell-timeout", str(settings.cell_timeout),
-                    "--budget", str(budget), "--section", settings.section,
+                    "--budget", str(self.budget), "--section", settings.section, "--accept-timeout", "86400",
                     "--uid", str(settings.uid if settings.uid is not None else os.getuid())]
             if process is not None:
                 argv += ["--pid-root", str(process.pid)]
             if settings.join:
                 argv.append("--join")
-            proc = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(scratch),
-                                    env={**os.environ, "TMPDIR": str(scratch),
-                                         "SOCKET_COURSE_JUDGE_SCRATCH": str(scratch)})
-            listener.close()
-            lines: list[str] = []
-            reader = threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True)
-            reader.start()
-            cell = new_code_cell(AGENT.format(path=str(path)))
-            saved = getattr(self, "timeout")  # noqa: B009 - a trait nbgrader declares; mypy cannot see its type
-            self.timeout = int(budget + GRACE)
-            self.nb.cells.append(cell)  # for the moment it runs: nbclient addresses cells by index
+            self.proc = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(scratch),
+                                         env={**os.environ, "TMPDIR": str(scratch),
+                                              "SOCKET_COURSE_JUDGE_SCRATCH": str(scratch)})
+        self.reader = threading.Thread(target=_read_lines, args=(self.proc.stdout, self.lines), daemon=True)
+        self.reader.start()
+
+    def finish(self, client: JudgedExecute) -> None:
+        """After the notebook's last cell: run the agent in the kernel, wait for the verdicts."""
+        if self.proc is None or self.path is None:
+            return
+        began = time.perf_counter()
+        try:
+            cell = new_code_cell(AGENT.format(path=str(self.path)))
+            saved = getattr(client, "timeout")  # noqa: B009 - a trait nbgrader declares; mypy cannot see its type
+            client.timeout = int(self.budget + GRACE)
+            client.nb.cells.append(cell)  # for the moment it runs: nbclient addresses cells by index
             try:
-                self.execute_cell(cell, len(self.nb.cells) - 1, store_history=False)
+                client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
             finally:
-                self.timeout = saved
-                if self.nb.cells and self.nb.cells[-1] is cell:
-                    self.nb.cells.pop()
+                client.timeout = saved
+                if client.nb.cells and client.nb.cells[-1] is cell:
+                    client.nb.cells.pop()
             try:  # a judge the agent never reached (its cell did not run) is not waited for
-                proc.wait(timeout=GRACE if any('"accepted"' in line for line in lines) else 0.5)
+                self.proc.wait(timeout=GRACE if any('"accepted"' in line for line in self.lines) else 0.5)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                record["error"] = "the kernel's agent never connected, or the judge ran past its budget"
-            reader.join(GRACE)
-            _parse(lines, record)
+                self.record["error"] = "the kernel's agent never connected, or the judge ran past its budget"
+                self.close()
+            if self.reader is not None:
+                self.reader.join(GRACE)
+            _parse(self.lines, self.record)
+        except Exception as exc:  # noqa: BLE001 - a judge that fails is a verdict, never a crash
+            self.record["error"] = self.record["error"] or f"the judge failed ({type(exc).__name__}: {exc})"[:200]
         finally:
-            listener.close()
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            self.record["seconds"] += time.perf_counter() - began
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.path is not None:
             with contextlib.suppress(OSError):
-                path.unlink()
+                self.path.unlink()
 
 
 def _read_lines(stream, lines: list[str]) -> None:

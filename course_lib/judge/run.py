@@ -74,6 +74,33 @@ def learner_names(nb) -> list[str]:
     return names
 
 
+def preimport(nb) -> None:
+    """Import what the set-up cells and the checks import, while the notebook's cells still run.
+
+    Imports only: nothing here may start a thread (namespaces are joined later) or open a socket.
+    """
+    import importlib
+
+    modules = ["course_lib.judge.client", "course_lib.checks", "course_lib.peers", "course_lib.runners",
+               "course_lib.faults"]
+    for cell in nb.cells:
+        meta = _nbgrader(cell)
+        if cell.get("cell_type") != "code" or not meta.get("locked") or meta.get("grade"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                modules += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.append(node.module)
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
 def _setns(path: str, kind: int) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -158,7 +185,7 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
         seconds = max(0.1, min(cell_timeout, budget_end - time.monotonic()))
         client.deadline = time.monotonic() + seconds
         client.unjudgeable = None
-        passed, reason = False, ""
+        passed, reason, began = False, "", time.monotonic()
         sink.seek(0)
         sink.truncate()
         try:
@@ -179,7 +206,8 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
         if graded and client.unjudgeable:
             emit({"grade_id": meta.get("grade_id"), "passed": None, "reason": _line(client.unjudgeable)})
         elif graded:
-            emit({"grade_id": meta.get("grade_id"), "passed": passed, "reason": _line(reason)})
+            emit({"grade_id": meta.get("grade_id"), "passed": passed, "reason": _line(reason),
+                  "seconds": round(time.monotonic() - began, 3)})
         if time.monotonic() >= budget_end:
             return
 
@@ -209,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.source, encoding="utf-8") as fh:
             nb = nbformat.read(fh, as_version=4)
         names = learner_names(nb)
+        preimport(nb)
         listener = socket.socket(fileno=args.listen_fd)
         conn, pid, _uid, _gid = accept_kernel(listener, args.pid_root, args.uid, start + args.accept_timeout)
         emit({"accepted": True})
