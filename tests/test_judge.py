@@ -300,7 +300,8 @@ def judge_standin(source: Path, replacements: dict[str, str], tmp: Path) -> dict
     try:
         judge = subprocess.Popen([sys.executable, "-I", "-m", "course_lib.judge", "--source", str(source),
                                   "--listen-fd", str(listener.fileno()), "--section", source.parent.name],
-                                 pass_fds=[listener.fileno()], stdout=subprocess.PIPE, cwd=tmp)
+                                 pass_fds=[listener.fileno()], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 cwd=tmp)
         kernel = subprocess.Popen([sys.executable, str(tmp / "kernel.py")], cwd=tmp, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         out, _ = judge.communicate(timeout=300)

@@ -130,7 +130,7 @@ class _Judge:
                 argv += ["--pid-root", str(process.pid)]
             if settings.join:
                 argv.append("--join")
-            self.proc = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(argv, pass_fds=[listener.fileno()], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(scratch),
                                          env={**os.environ, "TMPDIR": str(scratch),
                                               "SOCKET_COURSE_JUDGE_SCRATCH": str(scratch)})
@@ -143,6 +143,15 @@ class _Judge:
             return
         began = time.perf_counter()
         try:
+            # a cell whose test raised in the notebook scores 0 whatever the judge says: not judged again
+            failed = [grade_id for grade_id, error in _graded_outcomes(client.nb) if error]
+            if len(failed) == len(_graded_outcomes(client.nb)):
+                self.record["cells"] = {gid: [False, "the notebook's own test failed"] for gid in failed}
+                self.close()
+                return
+            assert self.proc.stdin is not None
+            self.proc.stdin.write((json.dumps({"skip": failed}) + "\n").encode())
+            self.proc.stdin.close()
             cell = new_code_cell(AGENT.format(path=str(self.path)))
             saved = getattr(client, "timeout")  # noqa: B009 - a trait nbgrader declares; mypy cannot see its type
             client.timeout = int(self.budget + GRACE)
@@ -173,6 +182,17 @@ class _Judge:
         if self.path is not None:
             with contextlib.suppress(OSError):
                 self.path.unlink()
+
+
+def _graded_outcomes(nb) -> list[tuple[str, bool]]:
+    """(grade_id, raised) of every graded code cell the notebook ran: an error output means nbgrader's 0."""
+    found = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "code" and meta.get("grade") and meta.get("grade_id"):
+            raised = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+            found.append((str(meta["grade_id"]), raised))
+    return found
 
 
 def _read_lines(stream, lines: list[str]) -> None:
