@@ -164,7 +164,8 @@ def _failed_in_the_notebook() -> dict[str, str]:
         told = json.loads(sys.stdin.readline(1 << 20) or "{}")
     except ValueError:
         return {}
-    return {str(gid): "FAILED" for gid in told.get("skip", []) if isinstance(gid, str)}
+    skip = told.get("skip") if isinstance(told, dict) else None
+    return {gid: "FAILED" for gid in skip if isinstance(gid, str)} if isinstance(skip, list) else {}
 
 
 def _alarm(_signum, _frame):
