@@ -372,6 +372,10 @@ def test_a_blank_notebook_that_rebinds_checks_scores_nothing(tmp_path):
     assert trick.score == 0 and trick.status == "flagged", trick
     assert any("the judge failed it" in flag for flag in trick.flags), trick.flags
     assert "judge" in trick.timings
+    # without the judge the trick works: it is the judge, not the scan or nbgrader, that zeroes it
+    unjudged = {r.student: r for r in grade(subs, tmp_path / "out_unjudged", feedback=False, jobs=2, judge=False)}
+    fooled = unjudged["rebinds_checks"]
+    assert fooled.score == fooled.max_score and "judge" not in fooled.timings, fooled
 
 
 def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
