@@ -394,3 +394,26 @@ def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
     cut: dict = {"cells": {}, "error": None}
     _parse([json.dumps({"accepted": True})], cut)  # a judge killed before it finished
     assert cut["error"] and not cut["cells"]
+
+
+def test_kernel_only_cells_are_real_graded_cells():
+    from course_lib.judge.kernel_only import KERNEL_ONLY
+
+    for section, cells in KERNEL_ONLY.items():
+        [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+        graded = {grade_id(c) for c in nbformat.read(str(source), as_version=4).cells if is_graded(c)}
+        assert set(cells) <= graded, (section, set(cells) - graded)
+
+
+def test_replayed_faults_report_what_the_kernel_saw():
+    """What the agent does with forwarded faults: open them around the call, hand back what they saw."""
+    specs = [{"kind": "short_sends", "made": 2}, {"kind": "record_sleeps"}, {"kind": "watch", "methods": ["connect"],
+                                                                             "look": "timeout"}]
+    a, b = socket.socketpair()
+    with a, b, faults.replay(specs) as results:
+        sent = _learner_like_send(a)
+    assert sent == 5 and [get() for get in results] == [{"made": 3}, [], []]
+
+
+def _learner_like_send(sock):
+    return sock.send(b"0123456789")  # (called from a test file: faults count it as the learner's)
