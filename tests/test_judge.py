@@ -203,8 +203,11 @@ def test_the_agent_calls_the_learners_functions_and_mirrors_what_they_did():
     def refuses():
         raise ConnectionRefusedError(111, "Connection refused")
 
+    def floods():
+        return b"x" * wire.MAX_FRAME
+
     namespace = {"echo_once": echo_once, "make_listener": make_listener, "closes": closes, "fill": fill,
-                 "refuses": refuses, "LIMIT": 7}
+                 "refuses": refuses, "floods": floods, "LIMIT": 7}
     judge, serving, theirs = _serve(namespace)
     try:
         assert judge.lookup(["echo_once", "LIMIT", "nothing"]) == {
@@ -227,6 +230,8 @@ def test_the_agent_calls_the_learners_functions_and_mirrors_what_they_did():
         assert buf == b"xxxx"
         with pytest.raises(ConnectionRefusedError):
             client.LearnerFunction(judge, "refuses")()
+        with pytest.raises(ValueError, match="could not be sent"):  # too large to cross: an answer, not a hang
+            client.LearnerFunction(judge, "floods")()
     finally:
         judge.close()
         serving.join(5)

@@ -39,7 +39,13 @@ class Agent:
     def reply(self, message: dict, fds: list[int] = ()) -> None:  # type: ignore[assignment]
         try:
             self.channel.send(message, fds)
-        except (OSError, wire.ProtocolError):
+        except wire.ProtocolError as exc:  # a value too large to send: the answer is that it was
+            error = wire.describe_exception(ValueError(f"the value could not be sent to the judge: {exc}"))
+            try:
+                self.channel.send({"id": message.get("id"), "ok": False, "error": error})
+            except (OSError, wire.ProtocolError):
+                pass
+        except OSError:
             pass
 
     def serve(self) -> None:
