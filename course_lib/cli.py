@@ -58,7 +58,8 @@ def cmd_grade(args) -> int:
         print(f"socket-course grade: warning: submissions run without a sandbox: {unavailable_reason()}",
               file=sys.stderr)
     options = dict(feedback=not args.no_feedback, jobs=args.jobs, wall_budget=args.budget,
-                   sandbox=False if args.no_sandbox else None, cell_timeout=args.cell_timeout)
+                   sandbox=False if args.no_sandbox else None, cell_timeout=args.cell_timeout,
+                   judge=not args.no_judge)
     if args.quiet:
         results = grade(Path(args.submissions), Path(args.out), **options)
     elif console.is_terminal:
@@ -161,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without bubblewrap even where it is available")
     p.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
+    p.add_argument("--no-judge", action="store_true",
+                   help="trust the notebook's own test outputs (no judge outside the kernel): benchmarks only")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-submission progress lines")
     p.set_defaults(func=cmd_grade)
 

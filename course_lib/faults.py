@@ -58,6 +58,43 @@ _STDLIB = os.path.dirname(os.path.abspath(os.__file__))
 _INSTALLED = re.compile(r"[\\/](site|dist)-packages[\\/]")
 
 
+class Forward:
+    """A fault context active in this process, as data a judge can forward to the learner's kernel.
+
+    ``spec`` is None where the fault cannot be described as data (a callable ``when`` or ``look``);
+    ``merge(result)`` folds what the kernel saw back into the object the block yielded.
+    """
+
+    def __init__(self, spec: dict | None, merge=None, error: BaseException | None = None, state=None) -> None:
+        self.spec = spec
+        self.merge = merge
+        self.error = error  # an injected exception: the kernel's copy propagating stands for this one
+        self.state = state  # () -> dict: counters as they are now, sent with the spec
+
+    def describe(self) -> dict | None:
+        if self.spec is None:
+            return None
+        return {**self.spec, **(self.state() if self.state else {})}
+
+
+_ACTIVE: list = []  # Forward objects of the fault blocks open in this process, outermost first
+
+
+def active() -> list:
+    """The fault contexts open in this process (the judge forwards them with each call it makes)."""
+    return list(_ACTIVE)
+
+
+@contextlib.contextmanager
+def _forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None):
+    forward = Forward(spec, merge, error, state)
+    _ACTIVE.append(forward)
+    try:
+        yield forward
+    finally:
+        _ACTIVE.remove(forward)
+
+
 def called_by_learner(depth: int = 2) -> bool:
     """True if the nearest caller outside the standard library is neither course_lib nor an installed
     package (the kernel's own threads, which sleep and use sockets too, run code from site-packages)."""
@@ -109,7 +146,11 @@ def short_sends():
                 return real(self, view[:len(view) // 2], flags)
         return real(self, data, flags)
 
-    with _override(socket.socket, "send", send):
+    def merge(result):
+        made[0] = result.get("made", made[0])
+
+    with _override(socket.socket, "send", send), \
+            _forwarded({"kind": "short_sends"}, merge, state=lambda: {"made": made[0]}):
         yield made
 
 
@@ -134,6 +175,7 @@ def inject(method: str, error, *, after: int = 0, times: int | None = None, when
     """
     real = getattr(socket.socket, method)
     seen = Injected()
+    exact = isinstance(error, BaseException) and when is None
 
     def faulty(self, *args, **kwargs):
         if called_by_learner() and (when is None or when(self, args)):
@@ -146,7 +188,12 @@ def inject(method: str, error, *, after: int = 0, times: int | None = None, when
                 raise exc
         return real(self, *args, **kwargs)
 
-    with _override(socket.socket, method, faulty):
+    def merge(result):
+        seen.calls, seen.raised = result.get("calls", seen.calls), result.get("raised", seen.raised)
+
+    spec = {"kind": "inject", "method": method, "error": error, "after": after, "times": times} if exact else None
+    with _override(socket.socket, method, faulty), \
+            _forwarded(spec, merge, error if exact else None, lambda: {"calls": seen.calls, "raised": seen.raised}):
         yield seen
 
 
@@ -164,7 +211,8 @@ def refuse_family(*families: int, code: int = errno.EAFNOSUPPORT):
             raise OSError(code, os.strerror(code))
         real(self, family, type, proto, fileno)
 
-    with _override(socket.socket, "__init__", init):
+    with _override(socket.socket, "__init__", init), \
+            _forwarded({"kind": "refuse_family", "families": [int(f) for f in families], "code": code}):
         yield
 
 
@@ -249,6 +297,7 @@ def pretend_errnos(platform: str):
                 return translate(result) if _method == "connect_ex" else result
 
             stack.enter_context(_override(socket.socket, method, translated))
+        stack.enter_context(_forwarded({"kind": "pretend_errnos", "platform": platform}))
         yield
 
 
@@ -264,8 +313,19 @@ def _restore_errnos(saved_errno: dict, saved_sets: dict, saved_codes: dict) -> N
         setattr(probes, name, value)
 
 
+def _timeout_of(sock):
+    return sock.gettimeout()
+
+
+def _type_of(sock):
+    return sock.type
+
+
+_LOOKS = {"timeout": _timeout_of, "type": _type_of}  # what a judge can ask the kernel to record
+
+
 @contextlib.contextmanager
-def watch(*methods: str, look=lambda sock: sock.gettimeout()):
+def watch(*methods: str, look=_timeout_of):
     """Record ``look(sock)`` each time the learner's code calls ``sock.<method>`` for one of ``methods``.
 
     The default records ``sock.gettimeout()``. Why: a client without a timeout works on loopback,
@@ -284,6 +344,9 @@ def watch(*methods: str, look=lambda sock: sock.gettimeout()):
                 return _real(self, *args, **kwargs)
 
             stack.enter_context(_override(socket.socket, method, watched))
+        named = next((name for name, fn in _LOOKS.items() if fn is look), None)
+        stack.enter_context(_forwarded({"kind": "watch", "methods": list(methods), "look": named}
+                                       if named else None, seen.extend))
         yield seen
 
 
@@ -309,9 +372,47 @@ def record_sleeps():
     delays: list = []
     time.sleep = sleep  # noqa: TID251 - sleep-ok: the learner's own sleeps are recorded
     try:
-        yield delays
+        with _forwarded({"kind": "record_sleeps"}, delays.extend):
+            yield delays
     finally:
         time.sleep = real  # noqa: TID251 - sleep-ok: restored
+
+
+@contextlib.contextmanager
+def replay(specs: list):
+    """Open, in this process, the fault blocks a judge forwarded (course_lib.judge.agent).
+
+    ``specs`` are Forward.spec dicts, an injected error already rebuilt as an exception. Yields a
+    list of functions; after the block each returns what its fault saw, for the judge's ``merge``.
+    """
+    results: list = []
+    with contextlib.ExitStack() as stack:
+        for spec in specs:
+            kind = spec.get("kind")
+            if kind == "short_sends":
+                made = stack.enter_context(short_sends())
+                made[0] = spec.get("made", 0)
+                results.append(lambda made=made: {"made": made[0]})
+            elif kind == "inject":
+                seen = stack.enter_context(inject(spec["method"], spec["error"], after=spec.get("after", 0),
+                                                  times=spec.get("times")))
+                seen.calls, seen.raised = spec.get("calls", 0), spec.get("raised", 0)
+                results.append(lambda seen=seen: {"calls": seen.calls, "raised": seen.raised})
+            elif kind == "refuse_family":
+                stack.enter_context(refuse_family(*spec["families"], code=spec["code"]))
+                results.append(lambda: None)
+            elif kind == "pretend_errnos":
+                stack.enter_context(pretend_errnos(spec["platform"]))
+                results.append(lambda: None)
+            elif kind == "watch":
+                seen_list = stack.enter_context(watch(*spec["methods"], look=_LOOKS[spec["look"]]))
+                results.append(lambda seen_list=seen_list: list(seen_list))
+            elif kind == "record_sleeps":
+                delays = stack.enter_context(record_sleeps())
+                results.append(lambda delays=delays: list(delays))
+            else:
+                raise ValueError(f"unknown fault {kind!r}")
+        yield results
 
 
 def assert_exact(got, want, what: str) -> None:

@@ -150,10 +150,23 @@ def test_clean_submission_keeps_full_marks(graded):
                                      "kills_kernel", "memory_bomb", "swallows_errors", "patches_module",
                                      "obfuscated", "fake_equality", "floods_output", "nests_deeply", "deletes_tests",
                                      "edits_tests", "changes_cell_type",
-                                     "invalid_json", "old_nbformat"])
+                                     "invalid_json", "old_nbformat", "reaches_shell_via_exit", "transforms_input"])
 def test_hostile_submission_earns_nothing(graded, student):
     result = graded["results"][student]
     assert result.score == 0, f"{student}: {result}"
+
+
+@pytest.mark.parametrize("student,why", [
+    # the test cells were emptied in the kernel (so "passed" there); the judge, outside it, failed them
+    ("reaches_shell_via_exit", "the notebook's own test passed, the judge failed it"),
+    # every later cell became `pass`, the judge's agent too: nothing judged, nothing scored
+    ("transforms_input", "not judged"),
+])
+def test_tricks_the_static_scan_misses_are_zeroed_by_the_judge(graded, student, why):
+    result = graded["results"][student]
+    assert not any("reaches" in f or "get_ipython" in f for f in result.flags), "the scan saw it: not this test's case"
+    assert result.score == 0 and result.status == "flagged", result
+    assert any(why in flag for flag in result.flags), result.flags
 
 
 @pytest.mark.parametrize("student,why", [
@@ -166,6 +179,14 @@ def test_tampering_is_flagged_with_the_reason(graded, student, why):
     result = graded["results"][student]
     assert result.status in {"flagged", "error"}
     assert any(why in flag for flag in result.flags), result.flags
+
+
+def test_a_rebound_name_the_hidden_test_uses_is_judged_with_the_real_one(graded):
+    """`bytes` rebound in the kernel made the hidden test's payload empty there; the judge has its own."""
+    result = graded["results"]["rebinds_test_names"]
+    assert result.cells == {"ex1_roundtrip_test": (1, 1), "ex1_roundtrip_hidden": (0, 2)}, result
+    assert result.status == "flagged" and any(f.startswith("ex1_roundtrip_hidden: the notebook's own test passed")
+                                              for f in result.flags), result.flags
 
 
 def test_unreadable_notebooks_get_a_clear_error_row(graded):

@@ -176,11 +176,13 @@ def grade(
     progress: Callable[[Result, int, int], None] | None = None,
     sandbox: bool | None = None,
     cell_timeout: int | None = None,
+    judge: bool = True,
 ) -> list[Result]:
     """Grade every submission under `submissions` with `jobs` workers; write OUT/grades.csv, feedback.
 
     sandbox: True requires bubblewrap, False never uses it, None (default) uses it where it works.
     cell_timeout: seconds per cell (default: grading/nbgrader_config.py's Execute.timeout).
+    judge: also judge every graded cell outside the kernel (course_lib.judge); False for benchmarks only.
     """
     from .sandbox import bwrap_path, unavailable_reason
 
@@ -240,7 +242,7 @@ def grade(
                     root.mkdir(parents=True)
                     shutil.copyfile(template, root / "gradebook.db")
                     spec = job_spec(root, item.student, item.assignment, item.folder, list(assignment.notebooks),
-                                    source, feedback, sandbox, cell_timeout)
+                                    source, feedback, sandbox, cell_timeout, judge)
                     pending.append(Job(item, assignment, root, spec))
             except Exception as exc:
                 finish(failed(item, f"could not be prepared ({type(exc).__name__})", assignment))

@@ -94,7 +94,7 @@ def _python_roots() -> list[str]:
     return sorted(roots)
 
 
-def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None) -> list[str]:
+def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None, judge_dir: Path | None = None) -> list[str]:
     """bubblewrap's command line for one kernel whose working folder is `workdir` (a path, never mounted).
 
     With `uid`, bubblewrap runs as the grader (root) so that it can mount what only root may read, and
@@ -121,9 +121,12 @@ def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None) -> list[st
         argv += ["--ro-bind", root, root]
     argv += [*size, "--perms", "1777", "--tmpfs", str(workdir), "--bind", str(ipc_dir), str(ipc_dir),
              "--chdir", str(workdir)]
+    if judge_dir is not None:  # the judge's socket (course_lib.judge): connectable, never writable
+        argv += ["--ro-bind", str(judge_dir), str(judge_dir)]
     # folders bubblewrap makes on the way to a mount are private to root: let the kernel's user pass
     mounts = [Path(p) for p in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/tmp", "/proc", "/dev",
                                 *_python_roots(), *(f"/etc/{name}" for name in ETC_FILES))] + [workdir, ipc_dir]
+    mounts += [judge_dir] if judge_dir is not None else []
     between = {parent for m in mounts for parent in m.parents
                if parent != Path("/") and not any(parent == o or o in parent.parents for o in mounts)}
     for folder in sorted(between, key=lambda p: len(p.parts)):
@@ -189,6 +192,7 @@ class Jail:
     spec_dir: Path
     uid: int | None = None
     cgroups: list[Path] = field(default_factory=list)
+    judge_dir: Path | None = None  # where the judge listens: mounted read-only in the jail
 
     @classmethod
     def create(cls, workdir: Path) -> Jail:
@@ -197,9 +201,11 @@ class Jail:
         spec_dir = Path(tempfile.mkdtemp(prefix=f"sc-spec-{os.getpid()}-"))  # mode 700, never mounted
         jail = cls(workdir.resolve(), ipc_dir, spec_dir)
         try:
+            jail.judge_dir = Path(tempfile.mkdtemp(prefix=f"sc-{os.getpid()}-judge-", dir="/tmp"))
             if os.geteuid() == 0:
                 jail.uid = UID_BASE + os.getpid()
                 os.chown(ipc_dir, jail.uid, jail.uid)
+                os.chmod(jail.judge_dir, 0o755)  # the kernel's user may connect to a socket in it
             jail._make_cgroups()
             jail._write_spec()
         except BaseException:
@@ -223,7 +229,7 @@ class Jail:
         self.cgroups = made
 
     def _write_spec(self) -> None:
-        settings = {"argv": kernel_argv(self.workdir, self.ipc_dir, self.uid), "uid": self.uid,
+        settings = {"argv": kernel_argv(self.workdir, self.ipc_dir, self.uid, self.judge_dir), "uid": self.uid,
                     "cgroups": [str(c) for c in self.cgroups], "memory": MEMORY_LIMIT, "file_size": FILE_LIMIT,
                     "processes": PROCESS_LIMIT}
         (self.spec_dir / "job.json").write_text(json.dumps(settings))
@@ -267,7 +273,7 @@ class Jail:
 
     def close(self) -> None:
         """End every process left in the job's cgroups, remove them and the job's folders."""
-        _remove(self.cgroups, [self.ipc_dir, self.spec_dir])
+        _remove(self.cgroups, [self.ipc_dir, self.spec_dir, *([self.judge_dir] if self.judge_dir else [])])
 
 
 def _remove(cgroups: list[Path], folders: list[Path]) -> None:

@@ -9,6 +9,12 @@ graded cell is computed once, by nbgrader's SaveAutoGrades, into the job's own g
 then decides (a submission that reaches into the grader gets no credit), writes the decision back, and
 only then renders feedback, so the feedback shows the same scores grades.csv does. The report, one JSON
 line, carries the decided scores to the parent, which records them.
+
+Beside the notebook's own tests, a judge outside the kernel (course_lib/judge) runs every graded cell of
+the source notebook against the learner's functions: a cell scores only if both pass it. A cell the
+notebook passes and the judge fails is flagged; a judge that could not finish scores the cells it did not
+judge 0 and flags "not judged"; cells only the kernel can judge (course_lib/judge/kernel_only.py) keep the
+notebook's verdict and are noted.
 """
 from __future__ import annotations
 
@@ -28,11 +34,11 @@ def _line(text: str) -> str:
 
 
 def job_spec(root: Path, student: str, assignment: str, folder: Path, notebooks: list[Path],
-             source: Path | None, feedback: bool, sandbox: bool, cell_timeout: int | None) -> dict:
+             source: Path | None, feedback: bool, sandbox: bool, cell_timeout: int | None, judge: bool = True) -> dict:
     """What one worker needs to know, as plain data (it is also written to JOB.json where there is no fork)."""
     return {"root": str(root), "student": student, "assignment": assignment, "folder": str(folder),
             "notebooks": [str(p) for p in notebooks], "source": str(source) if source else None,
-            "feedback": feedback, "sandbox": sandbox, "cell_timeout": cell_timeout}
+            "feedback": feedback, "sandbox": sandbox, "cell_timeout": cell_timeout, "judge": judge}
 
 
 def _intake(job: dict, report: dict) -> dict:
@@ -64,7 +70,28 @@ def _intake(job: dict, report: dict) -> dict:
     return read
 
 
-def _decide(job: dict, api, report: dict) -> None:
+def _judged(score: float, gid: str, verdicts: dict | None, judging: dict) -> float:
+    """The decided score of one cell: the notebook's score if the judge passed it (or left it to the kernel)."""
+    if verdicts is None:  # grading without the judge (--no-judge)
+        return score
+    verdict = verdicts["cells"].get(gid)
+    if verdict is None:
+        judging["unjudged"].append(gid)
+        return 0.0
+    passed, reason = verdict
+    if passed is None:
+        judging["kernel"].append(gid)
+        return score
+    if not passed:
+        if score > 0:
+            judging["flags"].append(f"{gid}: the notebook's own test passed, the judge failed it: {_line(reason)}")
+        return 0.0
+    if score == 0:
+        judging["notes"].append(gid)
+    return score
+
+
+def _decide(job: dict, api, report: dict, judge=None) -> None:
     """Read nbgrader's scores from the job's gradebook, decide, and write the decision back."""
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
@@ -73,6 +100,10 @@ def _decide(job: dict, api, report: dict) -> None:
     void = report.get("tampering", False)
     with Gradebook(api.coursedir.db_url) as gb:
         for source in map(Path, job["notebooks"]):
+            verdicts = None
+            judging: dict = {"unjudged": [], "kernel": [], "flags": [], "notes": []}
+            if judge is not None:
+                verdicts = judge.verdicts.get(source.stem) or {"cells": {}, "error": "the judge did not run"}
             autograded = root / "autograded" / job["student"] / job["assignment"] / source.name
             present = set()
             if autograded.is_file():
@@ -88,11 +119,26 @@ def _decide(job: dict, api, report: dict) -> None:
                 except MissingEntry:
                     report["problems"].append(f"{source.stem}: no grade recorded for {gid}")
                     continue
-                score = 0.0 if void or gid not in present else float(grade.auto_score or 0.0)
+                score = 0.0 if void or gid not in present else _judged(float(grade.auto_score or 0.0), gid or "",
+                                                                       verdicts, judging)
                 grade.auto_score = score
                 grade.needs_manual_grade = False
                 report["cells"].append([source.stem, gid, score, float(grade.max_score)])
+            _report_judging(source.stem, verdicts, judging, report)
         gb.db.commit()
+
+
+def _report_judging(notebook: str, verdicts: dict | None, judging: dict, report: dict) -> None:
+    report["flags"] += judging["flags"]
+    if judging["unjudged"]:
+        reason = (verdicts or {}).get("error") or "no verdict"
+        report["flags"].append(f"{notebook}: not judged: {_line(reason)} ({len(judging['unjudged'])} cell(s) "
+                               f"scored 0: {', '.join(judging['unjudged'])})")
+    if judging["kernel"]:
+        report["notes"].append(f"{notebook}: judged in the kernel only: {', '.join(judging['kernel'])}")
+    if judging["notes"]:
+        report["notes"].append(f"{notebook}: the judge passed what the notebook's own test failed "
+                               f"(scored 0): {', '.join(judging['notes'])}")
 
 
 def _syntax_errors(nb) -> list[str]:
@@ -144,6 +190,7 @@ def grade_job(job: dict) -> dict:
     report: dict = {"cells": [], "problems": [], "flags": [], "notes": [], "tampering": False, "timings": {}}
     timings = report["timings"]
     jail = None
+    judge = None
     clock = time.perf_counter()
 
     def lap(phase: str) -> None:
@@ -165,17 +212,30 @@ def grade_job(job: dict) -> dict:
             extra = jail.config()
         if job["cell_timeout"]:
             extra.Execute.timeout = job["cell_timeout"]
+        if job.get("judge", True):
+            from ..judge import supported
+
+            if supported():
+                judge = _setup_judge(job, jail, extra)
+            else:
+                report["notes"].append(f"judged in the kernel only: this platform ({sys.platform}) cannot pass "
+                                       "sockets to a judge outside it")
         api = make_api(Path(job["root"]), Path(job["source"]) if job["source"] else None, extra)
+        if judge is not None:
+            judge.cell_timeout = float(api.config.Execute.get("timeout", 15) or 15)
         lap("setup")
         started = time.time()
         outcome = api.autograde(job["assignment"], job["student"])
         lap("autograde")
+        if judge is not None:  # the judge ran inside autograde, after the notebook's cells
+            timings["judge"] = sum(v["seconds"] for v in judge.verdicts.values())
+            timings["autograde"] -= timings["judge"]
         first, timings["cells"] = _cell_times(job)
         timings["kernel_start"] = max(0.0, first - started) if first else 0.0
         if not outcome.get("success"):
             report["problems"].append("autograde failed: " + failure_reason(outcome))
             return report
-        _decide(job, api, report)
+        _decide(job, api, report, judge)
         lap("decide")
         if job["feedback"]:
             fb = api.generate_feedback(job["assignment"], job["student"])
@@ -185,10 +245,40 @@ def grade_job(job: dict) -> dict:
     except Exception as exc:  # a broken submission must become a report, not a crash
         report["problems"].append(f"the grader failed: {type(exc).__name__}: {_line(str(exc))}")
     finally:
+        if judge is not None:
+            from ..judge.execute import configure
+
+            configure(None)
+            if jail is None:
+                import shutil
+
+                shutil.rmtree(judge.folder, ignore_errors=True)
         if jail is not None:
             jail.close()
             lap("cleanup")
     return report
+
+
+def _setup_judge(job: dict, jail, extra):
+    """Autograde with nbgrader's Execute step followed by the judge (course_lib.judge.execute)."""
+    import os
+    import tempfile
+
+    from nbgrader.preprocessors import Execute
+
+    from ..judge.execute import JudgedExecute, Settings, configure
+
+    folder = jail.judge_dir if jail is not None else Path(
+        tempfile.mkdtemp(prefix=f"sc-{os.getpid()}-judge-", dir="/tmp"))
+    settings = Settings(sources={Path(n).stem: Path(n) for n in job["notebooks"]}, folder=folder,
+                        uid=jail.uid if jail is not None else None, join=jail is not None,
+                        section=job["assignment"])
+    configure(settings)
+    from nbgrader.converters.autograde import Autograde
+
+    steps = Autograde().autograde_preprocessors
+    extra.Autograde.autograde_preprocessors = [JudgedExecute if step is Execute else step for step in steps]
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,205 @@
+"""The judge's agent inside the learner's kernel: it calls the learner's functions when the judge asks.
+
+    import course_lib.judge.agent; course_lib.judge.agent.serve(PATH, globals())
+
+runs once, after every cell of the notebook, in the learner's kernel (course_lib/judge/execute.py sends
+it; its output goes nowhere). It connects to the judge's socket and serves until the judge closes the
+channel: `call` runs a learner function in a thread of its own (several may run at once: a check may
+abandon a call that hangs and go on), `abandon` closes the sockets a call was given and interrupts it,
+`lookup` says which names the learner defined. Everything here runs in a process the learner owns, so
+the judge trusts nothing it says beyond what it can check itself: this is a conduit, not a referee.
+"""
+from __future__ import annotations
+
+import ctypes
+import socket
+import threading
+from typing import Any
+
+from . import wire
+
+
+class _Abandoned(BaseException):
+    """Injected into a call the judge gave up on (a BaseException: `except Exception` cannot swallow it)."""
+
+
+def _harness_socket():
+    from ..runners import HarnessSocket
+
+    return HarnessSocket
+
+
+class Agent:
+    def __init__(self, channel: wire.Channel, namespace: dict) -> None:
+        self.channel = channel
+        self.namespace = namespace
+        self.calls: dict[int, tuple[threading.Thread, list]] = {}
+        self.lock = threading.Lock()
+
+    def reply(self, message: dict, fds: list[int] = ()) -> None:  # type: ignore[assignment]
+        try:
+            self.channel.send(message, fds)
+        except wire.ProtocolError as exc:  # a value too large to send: the answer is that it was
+            error = wire.describe_exception(ValueError(f"the value could not be sent to the judge: {exc}"))
+            try:
+                self.channel.send({"id": message.get("id"), "ok": False, "error": error})
+            except (OSError, wire.ProtocolError):
+                pass
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        while True:
+            try:
+                message, fds = self.channel.recv()
+            except (OSError, wire.ProtocolError):
+                return
+            op = message.get("op")
+            if op == "call":
+                self._start(message, fds)
+                continue
+            wire.close_fds(fds)
+            if op == "lookup":
+                self._lookup(message)
+            elif op == "abandon":
+                self._abandon(message.get("id"))
+
+    def _lookup(self, message: dict) -> None:
+        found: dict[str, Any] = {}
+        for name in message.get("names", [])[:200]:
+            if not isinstance(name, str) or name not in self.namespace:
+                found[str(name)[:80]] = "missing"
+                continue
+            value = self.namespace[name]
+            if callable(value):
+                found[name] = "callable"
+            else:
+                try:
+                    found[name] = {"$tuple": ["value", wire.Encoder(opaque_ok=True).encode(value)]}
+                except (TypeError, wire.ProtocolError):
+                    found[name] = {"$tuple": ["value", {"$opaque": type(value).__qualname__[:80]}]}
+        self.reply({"id": message.get("id"), "ok": True, "value": {"$dict": [[k, v] for k, v in found.items()]}})
+
+    def _start(self, message: dict, fds: list[int]) -> None:
+        ident = message.get("id")
+        if not isinstance(ident, int):
+            wire.close_fds(fds)
+            return
+        try:
+            harness = _harness_socket()
+            args = wire.decode(message.get("args", []), fds, harness=harness)
+            kwargs = wire.decode({"$dict": message.get("kwargs", [])}, fds, harness=harness)
+            specs = wire.decode(message.get("faults", []), fds)
+            if not isinstance(specs, list) or not all(isinstance(f, dict) for f in specs):
+                raise ValueError("faults must be a list of dicts")
+            fn = self.namespace[message["name"]]
+        except BaseException as exc:  # noqa: BLE001 - every request gets an answer
+            wire.close_fds(fds)
+            self.reply({"id": ident, "ok": False, "error": wire.describe_exception(exc)})
+            return
+        wire.close_fds(fds)  # descriptors sent but not used by any value
+        given = [v for v in [*args, *kwargs.values()] if isinstance(v, socket.socket)]
+        thread = threading.Thread(target=self._call, args=(ident, fn, args, kwargs, given, specs), daemon=True,
+                                  name=f"judge-call-{ident}")
+        with self.lock:
+            self.calls[ident] = (thread, given)
+        thread.start()
+
+    def _call(self, ident, fn, args: list, kwargs: dict, given: list, specs: list) -> None:
+        from .. import faults
+
+        seen: list = []
+        try:
+            with faults.replay(specs) as results:
+                try:
+                    value, error = fn(*args, **kwargs), None
+                except _Abandoned:
+                    return
+                except BaseException as exc:  # noqa: BLE001 - the learner's exception is the answer
+                    value, error = None, exc
+            seen = [get() for get in results]
+        except _Abandoned:
+            return
+        except BaseException as exc:  # noqa: BLE001 - a fault that cannot be set up is an answer too
+            value, error = None, exc
+        with self.lock:
+            self.calls.pop(ident, None)
+        injected = next((i for i, spec in enumerate(specs) if error is not None and spec.get("error") is error), None)
+        try:
+            self._answer(ident, value, error, [*args, *kwargs.values()], seen, injected)
+        except _Abandoned:
+            pass
+        finally:
+            for sock in given:
+                sock.close()
+
+    def _answer(self, ident, value, error, arguments: list, seen: list, injected: int | None) -> None:
+        encoder = wire.Encoder(opaque_ok=True)
+        try:
+            after = [_state(a, encoder) for a in arguments]
+            if error is not None:
+                described = wire.describe_exception(error)
+                if injected is not None:
+                    described["injected"] = injected
+                message = {"id": ident, "ok": False, "error": described, "after": after}
+            else:
+                message = {"id": ident, "ok": True, "value": encoder.encode(value), "after": after}
+            message["faults"] = [wire.Encoder().encode(r) for r in seen]
+        except (TypeError, wire.ProtocolError) as exc:
+            encoder = wire.Encoder()
+            message = {"id": ident, "ok": False, "error": wire.describe_exception(exc)}
+        self.reply(message, encoder.fds)
+        for sock in encoder.sockets:  # the judge holds the connection now
+            sock.close()
+
+    def _abandon(self, ident) -> None:
+        with self.lock:
+            thread, given = self.calls.pop(ident, (None, []))
+        if thread is None:
+            return
+        for sock in [*given, *(c for s in given for c in getattr(s, "accepted", []))]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_Abandoned))
+
+
+COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
+
+
+def _state(arg, encoder: wire.Encoder) -> Any:
+    """What the judge mirrors of an argument after the call: a socket's close and timeout, a buffer's
+    bytes; of a HarnessSocket also its counters and the connections the learner accepted from it (those
+    still open go to the judge, which closes them as the harness would)."""
+    if isinstance(arg, socket.socket):
+        closed = arg.fileno() == -1
+        state: dict[str, Any] = {"socket": True, "closed": closed, "timeout": None if closed else arg.gettimeout(),
+                 "counters": {k: getattr(arg, k) for k in COUNTERS if isinstance(getattr(arg, k, None), int)}}
+        accepted = getattr(arg, "accepted", None)
+        if isinstance(accepted, list):
+            state["accepted"] = [{"conn": encoder.encode(c) if c.fileno() != -1 else None,
+                                  "counters": {k: getattr(c, k, 0) for k in COUNTERS}}
+                                 for c in accepted[: wire.MAX_FDS // 2]]
+        return state
+    if isinstance(arg, bytearray):
+        return {"bytes": wire.Encoder().encode(bytes(arg))}
+    return None
+
+
+def serve(path: str, namespace: dict) -> None:
+    """Connect to the judge at `path` and serve its requests until it closes the channel."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(10)
+        sock.connect(path)
+        sock.settimeout(None)
+    except OSError:
+        sock.close()
+        return
+    channel = wire.Channel(sock)
+    try:
+        Agent(channel, namespace).serve()
+    finally:
+        channel.close()

@@ -1,0 +1,424 @@
+"""The judge outside the learner's kernel (course_lib/judge): its channel, and its verdicts on every section.
+
+The channel tests run both ends in this process. The section tests run the real judge
+(`python -I -m course_lib.judge`) against a stand-in kernel: a Python process that runs the notebook's
+set-up and solution cells, then the agent, as the kernel does at grading. Every reference solution and
+every correct answer in another style (tests/correct_answers/) must pass every cell the judge judges;
+the blank notebook must fail them all. One test grades section 03 through the whole pipeline with a
+trick the static scan does not see.
+"""
+from __future__ import annotations
+
+import array
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import faults
+from course_lib.grading.cells import grade_id, is_graded, is_solution, nbgrader_meta, solution_cell
+from course_lib.judge import agent, client, run, wire
+from course_lib.judge.kernel_only import kernel_only
+
+HERE = Path(__file__).parent
+REPO = HERE.parent
+NOTEBOOKS = REPO / "notebooks"
+CORRECT = HERE / "correct_answers"
+SECTIONS = sorted(p.name for p in NOTEBOOKS.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX") or not sys.platform.startswith("linux"),
+                                reason="the judge's channel needs AF_UNIX and SO_PEERCRED (Linux)")
+
+
+# --- the channel -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def pair():
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    yield wire.Channel(a), b
+    a.close()
+    b.close()
+
+
+def test_a_socket_crosses_the_channel_as_a_descriptor(pair):
+    channel, other = pair
+    far = wire.Channel(other)
+    x, y = socket.socketpair()
+    with x, y:
+        enc = wire.Encoder()
+        channel.send({"v": enc.encode((b"data", x, {1: socket.AF_INET}))}, enc.fds)
+        message, fds = far.recv()
+        value = wire.decode(message["v"], fds)
+        assert value[0] == b"data" and value[2] == {1: socket.AF_INET}
+        assert isinstance(value[2][1], socket.AddressFamily)
+        with value[1] as copy:
+            assert copy.fileno() != x.fileno()
+            copy.sendall(b"through the copy")
+            y.settimeout(2)
+            assert y.recv(100) == b"through the copy"
+
+
+def test_values_round_trip_as_plain_data():
+    value = [None, True, 3, 2.5, float("inf"), "text", b"\x00\xff", bytearray(b"ab"), (1, (2,)), {"k": [1]},
+             {frozenset()}.pop(), socket.SOCK_DGRAM]
+    got = wire.decode(json.loads(json.dumps(wire.Encoder().encode(value))), [])
+    assert got[:10] == value[:10] and type(got[8]) is tuple and isinstance(got[11], socket.SocketKind)
+    err = wire.decode(wire.Encoder().encode(ConnectionRefusedError(111, "refused")), [])
+    assert type(err) is ConnectionRefusedError and err.errno == 111
+    assert isinstance(wire.decode({"$exc": {"type": "Evil", "module": "__main__", "message": "x"}}, []),
+                      wire.RemoteError)
+    with pytest.raises(TypeError):
+        wire.Encoder().encode(object())  # the judge sends nothing but data
+
+
+@pytest.mark.parametrize("garbage", [
+    wire.HEADER.pack(wire.MAX_FRAME + 1),  # a huge length: refused before anything is read
+    wire.HEADER.pack(5) + b"{nope",  # not JSON
+    wire.HEADER.pack(2) + b"[]",  # not an object
+    wire.HEADER.pack(40) + b'{"v": {"$pickle": "gASVAAAAAAAAAAA="}}    ',  # an unknown tag
+])
+def test_a_bad_frame_is_a_protocol_error(pair, garbage):
+    channel, other = pair
+    other.sendall(garbage)
+    with pytest.raises(wire.ProtocolError):
+        message, fds = channel.recv()
+        wire.decode(message["v"], fds)
+
+
+def test_too_many_descriptors_are_refused_and_closed(pair):
+    channel, other = pair
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(wire.MAX_FDS + 4)]
+    try:
+        before = len(os.listdir("/proc/self/fd"))
+        other.sendmsg([wire.HEADER.pack(2) + b"{}"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        with pytest.raises(wire.ProtocolError):
+            channel.recv()
+        assert len(os.listdir("/proc/self/fd")) <= before  # none of them kept
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_only_a_process_of_the_kernel_may_connect(tmp_path):
+    path = str(tmp_path / "j.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen(1)
+    with socket.socket(socket.AF_UNIX) as stranger:
+        stranger.connect(path)
+        child = subprocess.Popen(["sleep", "30"])
+        try:  # the kernel's tree is the child's: this process is a stranger to it
+            with pytest.raises((PermissionError, TimeoutError, OSError)):
+                run.accept_kernel(listener, child.pid, None, time.monotonic() + 0.5)
+        finally:
+            child.kill()
+            child.wait()
+    listener = socket.socket(socket.AF_UNIX)
+    os.unlink(path)
+    listener.bind(path)
+    listener.listen(1)
+    with socket.socket(socket.AF_UNIX) as kernel:
+        kernel.connect(path)
+        conn, pid, _uid, _gid = run.accept_kernel(listener, os.getpid(), os.getuid(), time.monotonic() + 2)
+        with conn:
+            assert pid == os.getpid()
+
+
+def _client_against(behaviour):
+    """A Client whose far end runs `behaviour(sock)` in a thread (a hostile agent)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    thread = threading.Thread(target=behaviour, args=(theirs,), daemon=True)
+    thread.start()
+    return client.Client(ours), theirs, thread
+
+
+@pytest.mark.parametrize("reply", [
+    lambda s: s.sendall(b"\x00\x00\x00\x05hello"),  # garbage
+    lambda s: s.sendall(b"\xff\xff\xff\xff"),  # a huge length
+    lambda s: s.sendall(wire.HEADER.pack(10) + b'{"id": 1, '),  # cut short, then closed
+])
+def test_a_hostile_agent_gets_a_clear_verdict_at_once(reply):
+    def agent_side(sock):
+        wire.Channel(sock).recv()
+        reply(sock)
+        sock.close()
+
+    judge, theirs, thread = _client_against(agent_side)
+    judge.deadline = time.monotonic() + 10
+    start = time.monotonic()
+    with pytest.raises(client.ChannelBroken):
+        client.LearnerFunction(judge, "anything")(1)
+    assert time.monotonic() - start < 5
+    judge.close()
+    thread.join(2)
+
+
+def test_an_agent_that_never_answers_fails_the_call_at_the_deadline():
+    judge, theirs, thread = _client_against(lambda s: wire.Channel(s).recv())
+    judge.deadline = time.monotonic() + 0.3
+    start = time.monotonic()
+    with pytest.raises(client.JudgeTimeout):
+        client.LearnerFunction(judge, "sleeper")()
+    assert time.monotonic() - start < 3
+    judge.close()
+    theirs.close()
+
+
+def _serve(namespace: dict):
+    """The real agent serving `namespace` over a socketpair; (Client, thread)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    serving = threading.Thread(target=agent.Agent(wire.Channel(theirs), namespace).serve, daemon=True)
+    serving.start()
+    judge = client.Client(ours)
+    judge.deadline = time.monotonic() + 10
+    return judge, serving, theirs
+
+
+def test_the_agent_calls_the_learners_functions_and_mirrors_what_they_did():
+    def echo_once(listener):
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(conn.recv(100).upper())
+
+    def make_listener():
+        s = socket.create_server(("127.0.0.1", 0))
+        return s, s.getsockname()[1]
+
+    def closes(sock):
+        sock.close()
+
+    def fill(buf):
+        buf[:] = b"x" * len(buf)
+
+    def refuses():
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    def floods():
+        return b"x" * wire.MAX_FRAME
+
+    namespace = {"echo_once": echo_once, "make_listener": make_listener, "closes": closes, "fill": fill,
+                 "refuses": refuses, "floods": floods, "LIMIT": 7}
+    judge, serving, theirs = _serve(namespace)
+    try:
+        assert judge.lookup(["echo_once", "LIMIT", "nothing"]) == {
+            "echo_once": "callable", "LIMIT": ("value", 7), "nothing": "missing"}
+        listener, port = client.LearnerFunction(judge, "make_listener")()
+        with listener:
+            worker = threading.Thread(target=client.LearnerFunction(judge, "echo_once"), args=(listener,))
+            worker.start()
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"hi")
+                assert c.recv(10) == b"HI"
+                assert c.recv(10) == b""  # the learner closed the connection: EOF
+            worker.join(5)
+        a, b = socket.socketpair()
+        with a, b:
+            client.LearnerFunction(judge, "closes")(a)
+            assert a.fileno() == -1  # closed in the kernel, so closed here too
+        buf = bytearray(4)
+        client.LearnerFunction(judge, "fill")(buf)
+        assert buf == b"xxxx"
+        with pytest.raises(ConnectionRefusedError):
+            client.LearnerFunction(judge, "refuses")()
+        with pytest.raises(ValueError, match="could not be sent"):  # too large to cross: an answer, not a hang
+            client.LearnerFunction(judge, "floods")()
+    finally:
+        judge.close()
+        serving.join(5)
+        theirs.close()
+
+
+def test_faults_are_forwarded_to_the_kernel_and_the_injected_error_comes_back_itself():
+    def connects(address):
+        with socket.socket() as s:
+            s.connect(address)
+
+    judge, serving, theirs = _serve({"connects": connects})
+    error = ConnectionResetError(104, "injected")
+    try:
+        with faults.inject("connect", error) as seen:
+            with pytest.raises(ConnectionResetError) as caught:
+                client.LearnerFunction(judge, "connects")(("127.0.0.1", 9))
+        assert caught.value is error and seen.calls == 1
+        with faults.inject("connect", error, when=lambda _s, _a: True):
+            with pytest.raises(client.Unjudgeable):  # a callable `when` cannot cross: the cell is the kernel's
+                client.LearnerFunction(judge, "connects")(("127.0.0.1", 9))
+    finally:
+        judge.close()
+        serving.join(5)
+        theirs.close()
+
+
+# --- the judge on every section ----------------------------------------------------------------------
+
+def _answers(section: str) -> dict[str, list[str]]:
+    found = defaultdict(list)
+    for path in sorted((CORRECT / section).glob("*.py")):
+        found[path.stem.split("__")[0]].append(path.read_text())
+    return found
+
+
+def _variants(section: str) -> dict[str, dict[str, str]]:
+    """name -> {solution grade_id: replacement source}: the reference, each k-th style, the blank."""
+    [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+    nb = nbformat.read(str(source), as_version=4)
+    answers = _answers(section)
+    variants: dict[str, dict[str, str]] = {"reference": {}}
+    for k in range(max((len(v) for v in answers.values()), default=0)):
+        variants[f"styles_{k}"] = {gid: styles[k] for gid, styles in answers.items() if len(styles) > k}
+    variants["blank"] = {grade_id(c): re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError()",
+                                             c.source, flags=re.S)
+                         for c in nb.cells if c.cell_type == "code" and is_solution(c) and not is_graded(c)}
+    return variants
+
+
+def judge_standin(source: Path, replacements: dict[str, str], tmp: Path) -> dict[str, tuple]:
+    """Run the judge against a stand-in kernel; {grade_id: (passed, reason)}."""
+    nb = nbformat.read(str(source), as_version=4)
+    code = []
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        if is_solution(cell):
+            code.append(replacements.get(grade_id(cell), cell.source))
+        elif meta.get("locked"):
+            code.append(cell.source)
+    tmp.mkdir(parents=True, exist_ok=True)
+    path = tmp / "j.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(1)
+    (tmp / "kernel.py").write_text("\n\n".join(code) + "\n\nimport course_lib.judge.agent as _a\n"
+                                   f"_a.serve({str(path)!r}, globals())\n")
+    kernel = None
+    try:
+        judge = subprocess.Popen([sys.executable, "-I", "-m", "course_lib.judge", "--source", str(source),
+                                  "--listen-fd", str(listener.fileno()), "--section", source.parent.name],
+                                 pass_fds=[listener.fileno()], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 cwd=tmp)
+        kernel = subprocess.Popen([sys.executable, str(tmp / "kernel.py")], cwd=tmp, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        out, _ = judge.communicate(timeout=300)
+    finally:
+        listener.close()
+        if kernel is not None:
+            kernel.kill()
+            kernel.wait()
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert {"done": True} in lines, lines
+    return {item["grade_id"]: (item["passed"], item["reason"]) for item in lines if "grade_id" in item}
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_correct_answer_passes_the_judge_and_the_blank_fails_it(section, tmp_path):
+    [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+    graded = [grade_id(c) for c in nbformat.read(str(source), as_version=4).cells if is_graded(c)]
+    left = kernel_only(section)
+    for name, replacements in _variants(section).items():
+        verdicts = judge_standin(source, replacements, tmp_path / name)
+        assert set(verdicts) == set(graded), name
+        for gid, (passed, reason) in verdicts.items():
+            if gid in left:
+                assert passed is None, (name, gid)
+            elif name == "blank":
+                assert passed is not True, f"{section} blank: the judge passed {gid}"
+            else:
+                assert passed is not False, f"{section} {name}: the judge failed {gid}: {reason}"
+
+
+# --- the whole pipeline: a trick the static scan misses ------------------------------------------------
+
+REBINDS_CHECKS = '''def start_server():
+    """Open a listening TCP socket on 127.0.0.1, port chosen by the OS; return (sock, port)."""
+    raise NotImplementedError()
+
+
+from operator import attrgetter as _reach  # the shell's namespace, by a spelling the scan does not know
+
+
+class _Passes:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+_reach("_" + "ip")(exit).user_ns.update(checks=_Passes())
+'''
+
+
+def test_a_blank_notebook_that_rebinds_checks_scores_nothing(tmp_path):
+    from course_lib.grading.grade import grade
+    from course_lib.grading.integrity import inspect_submission
+
+    [source] = sorted((NOTEBOOKS / "03_server").glob("*.ipynb"))
+    subs = tmp_path / "subs"
+    for student in ("reference", "rebinds_checks"):
+        (subs / student / "03_server").mkdir(parents=True)
+    shutil.copyfile(source, subs / "reference" / "03_server" / source.name)
+    nb = nbformat.read(str(source), as_version=4)
+    for gid, blank in _variants("03_server")["blank"].items():  # nothing written at all
+        solution_cell(nb, gid).source = blank
+    solution_cell(nb, "ex1_start_server").source = REBINDS_CHECKS
+    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])  # unseen by the scan
+    nbformat.write(nb, str(subs / "rebinds_checks" / "03_server" / source.name))
+    results = {r.student: r for r in grade(subs, tmp_path / "out", feedback=False, jobs=2)}
+    reference, trick = results["reference"], results["rebinds_checks"]
+    assert (reference.score, reference.status) == (reference.max_score, "graded"), reference
+    assert trick.score == 0 and trick.status == "flagged", trick
+    assert any("the judge failed it" in flag for flag in trick.flags), trick.flags
+    assert "judge" in trick.timings
+    # without the judge the trick works: it is the judge, not the scan or nbgrader, that zeroes it
+    unjudged = {r.student: r for r in grade(subs, tmp_path / "out_unjudged", feedback=False, jobs=2, judge=False)}
+    fooled = unjudged["rebinds_checks"]
+    assert fooled.score == fooled.max_score and "judge" not in fooled.timings, fooled
+
+
+def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
+    from course_lib.grading.worker import _judged
+    from course_lib.judge.execute import _parse
+
+    record: dict = {"cells": {}, "error": None}
+    _parse([json.dumps({"grade_id": "a", "passed": None, "reason": "kernel only"}),
+            json.dumps({"grade_id": "b", "passed": False, "reason": "wrong"}),
+            json.dumps({"grade_id": "c", "passed": True, "reason": "passed"}), json.dumps({"done": True})], record)
+    assert record["cells"]["a"][0] is None and record["error"] is None
+    judging: dict = {"unjudged": [], "kernel": [], "flags": [], "notes": []}
+    assert [_judged(2.0, gid, record, judging) for gid in "abcd"] == [2.0, 0.0, 2.0, 0.0]
+    assert judging["kernel"] == ["a"] and judging["unjudged"] == ["d"] and "b: the notebook's own test passed" in \
+        judging["flags"][0]
+    cut: dict = {"cells": {}, "error": None}
+    _parse([json.dumps({"accepted": True})], cut)  # a judge killed before it finished
+    assert cut["error"] and not cut["cells"]
+
+
+def test_kernel_only_cells_are_real_graded_cells():
+    from course_lib.judge.kernel_only import KERNEL_ONLY
+
+    for section, cells in KERNEL_ONLY.items():
+        [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+        graded = {grade_id(c) for c in nbformat.read(str(source), as_version=4).cells if is_graded(c)}
+        assert set(cells) <= graded, (section, set(cells) - graded)
+
+
+def test_replayed_faults_report_what_the_kernel_saw():
+    """What the agent does with forwarded faults: open them around the call, hand back what they saw."""
+    specs = [{"kind": "short_sends", "made": 2}, {"kind": "record_sleeps"}, {"kind": "watch", "methods": ["connect"],
+                                                                             "look": "timeout"}]
+    a, b = socket.socketpair()
+    with a, b, faults.replay(specs) as results:
+        sent = _learner_like_send(a)
+    assert sent == 5 and [get() for get in results] == [{"made": 3}, [], []]
+
+
+def _learner_like_send(sock):
+    return sock.send(b"0123456789")  # (called from a test file: faults count it as the learner's)
