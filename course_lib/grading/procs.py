@@ -150,52 +150,138 @@ def _report(run: _Running) -> dict:
     return {"ok": False, "error": "the grading process ended without a result"}
 
 
+def _kill_now(pid: int) -> None:
+    """SIGKILL a process and its descendants without waiting for them (they are reaped later)."""
+    try:
+        root = psutil.Process(pid)
+        victims = [*root.children(recursive=True), root]
+    except psutil.NoSuchProcess:
+        return
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+class _Reaper:
+    """Children that have reported (or overrun) and are being killed: reaped without blocking the loop.
+
+    A forked worker that has written its report is already ending; waiting for its exit in the loop (as
+    psutil.wait_procs does, polling) kept the next submission from starting. Each is reaped as soon as
+    it has exited (a pidfd wakes the selector where Linux offers one), and its `after` cleanup runs then.
+    """
+
+    POLL = 0.05  # seconds between checks where there is no pidfd
+
+    def __init__(self, sel: selectors.BaseSelector):
+        self.sel = sel
+        self.pending: dict[int, tuple[Task, int | None]] = {}
+
+    def add(self, run: _Running) -> None:
+        _kill_now(run.pid)
+        fd = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                fd = os.pidfd_open(run.pid)
+                self.sel.register(fd, selectors.EVENT_READ, ("reap", run.pid))
+            except OSError:
+                fd = None
+        self.pending[run.pid] = (run.task, fd)
+        self.poll()
+
+    def timeout(self) -> float | None:
+        return self.POLL if any(fd is None for _, fd in self.pending.values()) else None
+
+    def poll(self, block: bool = False) -> None:
+        for pid in list(self.pending):
+            try:
+                done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                self._reaped(pid)
+
+    def _reaped(self, pid: int) -> None:
+        task, fd = self.pending.pop(pid)
+        if fd is not None:
+            self.sel.unregister(fd)
+            os.close(fd)
+        if task.after is not None:
+            task.after(pid)
+
+    def drain(self) -> None:
+        """Wait for every pending child (the run is ending)."""
+        self.poll(block=True)
+
+
 def run_all(tasks: Iterable[Task[K]], jobs: int, budget: float, on_done: Callable[[K, dict], None]) -> None:
     """Run tasks, at most `jobs` at once, each within `budget` seconds; call on_done(key, report)."""
+    if not use_fork():
+        _run_spawned(list(tasks), jobs, budget, on_done)
+        return
     queue = list(tasks)
     running: dict[object, _Running] = {}
-    fork = use_fork()
-    sel = selectors.DefaultSelector() if fork else None
+    sel = selectors.DefaultSelector()
+    reaper = _Reaper(sel)
     try:
         while queue or running:
             while queue and len(running) < max(1, jobs):
-                run = _start(queue.pop(0), fork)
+                run = _start(queue.pop(0), True)
                 running[run.reader] = run
-                if sel:
-                    sel.register(run.reader, selectors.EVENT_READ, run)
-            if sel:
-                now = time.monotonic()
-                wait = max(0.0, min(r.started + budget for r in running.values()) - now)
-                for key, _ in sel.select(timeout=wait):
-                    run = key.data
-                    data = run.reader.read(65536)
-                    if data:
-                        run.chunks.append(data)
-                        continue
-                    sel.unregister(run.reader)
-                    del running[run.reader]
-                    _finish(run, on_done, fork, overran=False)
-                now = time.monotonic()
-                for run in [r for r in running.values() if now - r.started >= budget]:
-                    sel.unregister(run.reader)
-                    del running[run.reader]
-                    _finish(run, on_done, fork, overran=True, budget=budget)
-            else:  # Windows: one child at a time per slot, via communicate()'s own deadline
-                run = next(iter(running.values()))
+                sel.register(run.reader, selectors.EVENT_READ, run)
+            now = time.monotonic()
+            wait = max(0.0, min(r.started + budget for r in running.values()) - now)
+            poll = reaper.timeout()
+            if poll is not None:
+                wait = min(wait, poll)
+            for key, _ in sel.select(timeout=wait):
+                if isinstance(key.data, tuple):  # a pidfd: that child has exited
+                    reaper.poll()
+                    continue
+                run = key.data
+                data = run.reader.read(65536)
+                if data:
+                    run.chunks.append(data)
+                    continue
+                sel.unregister(run.reader)
                 del running[run.reader]
-                try:
-                    assert run.popen is not None
-                    out, _ = run.popen.communicate(timeout=budget)
-                    run.chunks.append(out)
-                    _finish(run, on_done, fork, overran=False)
-                except subprocess.TimeoutExpired:
-                    _finish(run, on_done, fork, overran=True, budget=budget)
+                run.reader.close()
+                reaper.add(run)  # it has reported and is ending: reaped without holding up the others
+                on_done(run.task.key, _report(run))
+            reaper.poll()
+            now = time.monotonic()
+            for run in [r for r in running.values() if now - r.started >= budget]:
+                sel.unregister(run.reader)
+                del running[run.reader]
+                _finish(run, on_done, True, overran=True, budget=budget)
     finally:
         for run in running.values():
             kill_tree(run.pid)
             run.reader.close()
-        if sel:
-            sel.close()
+        reaper.drain()
+        sel.close()
+
+
+def _run_spawned(queue: list[Task[K]], jobs: int, budget: float, on_done: Callable[[K, dict], None]) -> None:
+    """Where there is no fork (Windows): a command per task, `jobs` at a time, via communicate()'s deadline."""
+    running: list[_Running] = []
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, jobs):
+                running.append(_start(queue.pop(0), False))
+            run = running.pop(0)
+            try:
+                assert run.popen is not None
+                out, _ = run.popen.communicate(timeout=max(0.0, run.started + budget - time.monotonic()))
+                run.chunks.append(out)
+                _finish(run, on_done, False, overran=False)
+            except subprocess.TimeoutExpired:
+                _finish(run, on_done, False, overran=True, budget=budget)
+    finally:
+        for run in running:
+            kill_tree(run.pid)
+            run.reader.close()
 
 
 def _finish(run: _Running, on_done, fork: bool, overran: bool, budget: float = 0.0) -> None:
