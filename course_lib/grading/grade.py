@@ -176,12 +176,25 @@ def grade(
     progress: Callable[[Result, int, int], None] | None = None,
     sandbox: bool | None = None,
     cell_timeout: int | None = None,
+    stats: dict[str, float] | None = None,
 ) -> list[Result]:
     """Grade every submission under `submissions` with `jobs` workers; write OUT/grades.csv, feedback.
 
     sandbox: True requires bubblewrap, False never uses it, None (default) uses it where it works.
     cell_timeout: seconds per cell (default: grading/nbgrader_config.py's Execute.timeout).
+    stats: filled with the parent's own seconds (benchmarks): "prepare" (discovering, generating the
+    assignments, the jobs' folders), "warm" (warm.py), "run" (the workers), "finish" (the reports).
     """
+    import time
+
+    clock = [time.perf_counter()]
+
+    def lap(phase: str) -> None:
+        now = time.perf_counter()
+        if stats is not None:
+            stats[phase] = stats.get(phase, 0.0) + now - clock[0]
+        clock[0] = now
+
     from .sandbox import bwrap_path, unavailable_reason
 
     if sandbox is None:
@@ -252,9 +265,12 @@ def grade(
                 result = failed(job.found, f"its report could not be read ({type(exc).__name__})", job.assignment)
             finish(result, job)
 
+        lap("prepare")
         if pending and use_fork():  # forked workers inherit what the parent has loaded
             warm_up(sorted({nb for job in pending for nb in job.assignment.notebooks}), feedback)
+        lap("warm")
         run_all([task_for(job) for job in pending], jobs, wall_budget, done_job)
+        lap("run")
     finally:
         graded = {(r.student, r.assignment) for r in results}
         for item in found:  # a run that stopped early still accounts for every submission
@@ -266,4 +282,5 @@ def grade(
         write_canvas_csv(out / "canvas.csv", results)
         if (work / "gradebook.db").exists():
             shutil.copyfile(work / "gradebook.db", out / "gradebook.db")
+        lap("finish")
     return results
