@@ -45,7 +45,8 @@ FULL = {"copies": 5, "assignment": None, "sizes": "6,30,120"}
 # (label, how it is computed from a worker's timings), in the order a submission goes through them
 PHASES = [
     ("read + scan + set-up", lambda t: t.get("intake", 0.0) + t.get("setup", 0.0)),
-    ("sandbox + kernel start", lambda t: t.get("kernel_start", 0.0)),
+    ("sandbox + kernel start", lambda t: max(0.0, t.get("kernel_start", 0.0) - t.get("gate_wait", 0.0))),
+    ("waiting to run cells", lambda t: t.get("gate_wait", 0.0)),  # its kernel is ready; others run cells
     ("cells (the floor)", lambda t: t.get("cells", 0.0)),
     ("nbgrader bookkeeping", lambda t: max(0.0, t.get("autograde", 0.0) - t.get("kernel_start", 0.0)
                                            - t.get("cells", 0.0))),
@@ -54,7 +55,7 @@ PHASES = [
     ("feedback", lambda t: t.get("feedback", 0.0)),
     ("clean-up", lambda t: t.get("cleanup", 0.0)),
 ]
-WORKER = ("intake", "setup", "autograde", "judge", "decide", "feedback", "cleanup")
+WORKER = ("intake", "setup", "autograde", "judge", "decide", "feedback", "cleanup")  # their sum: the worker's wall
 
 
 def load() -> str:
@@ -143,7 +144,7 @@ def phase_table(results, wall: float, jobs: int, stats: dict[str, float]) -> Non
     if not timed:
         return
     n = len(results)
-    worker = [sum(t.get(p, 0.0) for p in WORKER) for t in timed]
+    worker = [sum(t.get(p, 0.0) for p in WORKER) - t.get("gate_wait", 0.0) for t in timed]
     print(f"\nwhere the time goes: median seconds per notebook ({len(timed)} notebooks, {jobs} workers)")
     for label, value in PHASES:
         values = [value(t) for t in timed]
@@ -151,11 +152,11 @@ def phase_table(results, wall: float, jobs: int, stats: dict[str, float]) -> Non
             print(f"  {label:<24} {'-':>6}   (no judge in this version)")
             continue
         print(f"  {label:<24} {statistics.median(values):6.2f}")
-    print(f"  {'worker total':<24} {statistics.median(worker):6.2f}")
+    print(f"  {'worker total':<24} {statistics.median(worker):6.2f}   (less the wait)")
     fixed = stats.get("prepare", 0.0) + stats.get("warm", 0.0) + stats.get("finish", 0.0)
     per_slot = stats.get("run", wall) * jobs / n
-    print(f"  {'parent, per notebook':<24} {max(0.0, per_slot - statistics.mean(worker)):6.2f}   "
-          f"(the workers' wall x {jobs} / {n} notebooks = {per_slot:.2f}, less the mean worker total)")
+    print(f"  {'parent, per notebook':<24} {stats.get('run_cpu', 0.0) / n:6.2f}   (CPU: recording, forking, "
+          f"reaping; the run's wall x {jobs} workers / {n} notebooks = {per_slot:.2f})")
     print(f"  {'parent, once':<24} {fixed:6.2f}   (generating the assignments and jobs {stats.get('prepare', 0):.2f}, "
           f"warming {stats.get('warm', 0):.2f}, reports {stats.get('finish', 0):.2f})")
     cells = [t.get("cells", 0.0) for t in timed]
