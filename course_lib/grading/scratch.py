@@ -9,6 +9,10 @@ loses the run's scratch, which the next run rebuilds anyway. Gradebooks anywhere
 
 A new gradebook asks the `alembic` command, in a subprocess, for its schema version (nbgrader.api's
 get_alembic_version); the same answer comes from alembic's own API in this process, once.
+
+nbgrader makes a new SQLAlchemy engine for every Gradebook (a dozen per autograded submission), and each
+new engine compiles every query again; a scratch gradebook's engine is made once per process and kept
+(its compiled queries with it). Gradebook.close() still disposes of its connections.
 """
 from __future__ import annotations
 
@@ -54,6 +58,22 @@ def _alembic_head(original):
     return original()
 
 
+_ENGINES: dict = {}
+
+
+def _engine(original, url, **options):
+    """nbgrader's create_engine, once per scratch gradebook and process (a forked child makes its own)."""
+    path = str(url).removeprefix("sqlite:///")
+    if not str(url).startswith("sqlite:///") or not _is_scratch(path):
+        return original(url, **options)
+    key = (os.getpid(), str(url), tuple(sorted(options.items())))
+    if key not in _ENGINES:
+        if len(_ENGINES) >= 16:  # runs of a long-lived process (benchmarks) leave theirs behind
+            _ENGINES.clear()
+        _ENGINES[key] = original(url, **options)
+    return _ENGINES[key]
+
+
 @functools.cache
 def _install() -> None:
     import nbgrader.api
@@ -63,3 +83,4 @@ def _install() -> None:
     event.listen(Engine, "connect", _on_connect)
     original = nbgrader.api.get_alembic_version
     nbgrader.api.get_alembic_version = functools.partial(_alembic_head, original)
+    nbgrader.api.create_engine = functools.partial(_engine, nbgrader.api.create_engine)
