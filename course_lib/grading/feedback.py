@@ -11,6 +11,11 @@ script and event handlers from outputs and Markdown) make it fit to send:
   print IPython's history, or its own caller's source) is replaced with a note;
 - `CapOutputs`: a flood of output is cut, per output and per notebook, with a note saying how much;
 - `SvgAsImage` (after SanitizeHTML): SVG outputs, such as the drawn exchanges, are shown through `<img>`.
+
+`FeedbackExporter` (GenerateFeedback's exporter in grading/nbgrader_config.py) writes the page nbconvert's
+HTMLExporter writes, without redoing per submission what is the same for all: templates compiled once per
+process, the HTML of unchanged Markdown and code remembered, and nbconvert's BeautifulSoup pass only where
+it would change something (tests/test_grading_speed.py holds the pages equal).
 """
 from __future__ import annotations
 

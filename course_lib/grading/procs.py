@@ -4,7 +4,9 @@ On POSIX each submission is graded in a child forked from the warm parent (nbgra
 so a child starts in milliseconds, not seconds), in a session of its own. On Windows, where there is no
 fork, a fresh `python -m course_lib.grading.worker` process does the same job. Either way the parent waits
 with a deadline and, when the child is done or overruns, kills the child's whole process tree, kernels
-and anything a submission spawned included.
+and anything a submission spawned included; a child that has reported is reaped without holding up the
+others. With `ahead`, more children run than places to run cells: the gate (_Gate) lets the next
+submissions start their kernels while others run cells.
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ import nbformat
 
 
 def _feedback(sources: list[Path]) -> None:
-    """Render each source notebook as generate_feedback renders a submission (less its gradebook step)."""
+    """Render each source notebook as generate_feedback renders a submission (less its gradebook step),
+    its answers left out: the Markdown and the test cells every submission shares are remembered."""
     from nbgrader.converters import GenerateFeedback
 
     from .cells import is_graded, is_solution
@@ -34,6 +35,8 @@ def _feedback(sources: list[Path]) -> None:
                 cell.metadata.nbgrader.update(score=0.0, points=float(cell.metadata.nbgrader.get("points", 0)))
             if is_solution(cell):
                 cell.metadata.nbgrader["comment"] = None
+                if not is_graded(cell):  # the answers are each learner's own: only what all share is warmed
+                    cell.source = ""
         nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}  # as ipykernel reports
         exporter.from_notebook_node(nb, resources={
             "nbgrader": {"score": 0.0, "max_score": 1.0, "late_penalty": 0, "notebook": source.stem,
