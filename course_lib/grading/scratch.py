@@ -13,11 +13,18 @@ get_alembic_version); the same answer comes from alembic's own API in this proce
 nbgrader makes a new SQLAlchemy engine for every Gradebook (a dozen per autograded submission), and each
 new engine compiles every query again; a scratch gradebook's engine is made once per process and kept
 (its compiled queries with it). Gradebook.close() still disposes of its connections.
+
+nbgrader's check of every cell's nbgrader metadata (CheckCellMetadata, SaveCells: a third of generating an
+assignment, twice per autograde) calls jsonschema.validate, which checks the schema itself against its
+meta-schema every time; the schema is checked once here and its validator kept. The same errors are
+raised (jsonschema's best_match over the same validator's errors).
 """
 from __future__ import annotations
 
 import functools
+import json
 import os
+import types
 from pathlib import Path
 
 _ROOTS: set[str] = set()
@@ -74,6 +81,24 @@ def _engine(original, url, **options):
     return _ENGINES[key]
 
 
+_VALIDATORS: dict = {}
+
+
+def _validate(instance, schema) -> None:
+    """jsonschema.validate, with each schema checked once and its validator kept."""
+    import jsonschema
+
+    key = json.dumps(schema, sort_keys=True)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validator = _VALIDATORS[key] = cls(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+    if error is not None:
+        raise error
+
+
 @functools.cache
 def _install() -> None:
     import nbgrader.api
@@ -84,3 +109,6 @@ def _install() -> None:
     original = nbgrader.api.get_alembic_version
     nbgrader.api.get_alembic_version = functools.partial(_alembic_head, original)
     nbgrader.api.create_engine = functools.partial(_engine, nbgrader.api.create_engine)
+    import nbgrader.nbgraderformat.common as metadata
+
+    metadata.jsonschema = types.SimpleNamespace(validate=_validate)  # type: ignore[assignment]
