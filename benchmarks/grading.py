@@ -1,21 +1,30 @@
 """Grading throughput: stock nbgrader against `socket-course grade -j N`, for the same work, and where the time goes.
 
-    python benchmarks/grading.py [--copies K] [--jobs N] [--assignment NAME] [--sizes 6,30,120] [--no-stock]
+    python benchmarks/grading.py            # full: 5 copies of every section, then classes of 6, 30 and 120
+    python benchmarks/grading.py --quick    # CI size: 2 copies of two short sections, classes of 2, 4 and 8
+    python benchmarks/grading.py [--copies K] [--jobs N] [--assignment NAME ...] [--sizes 6,30,120] [--no-stock]
 
 Builds K copies of the reference submission of every chosen assignment and grades them
-- with stock nbgrader, one course root, one `autograde` then one `generate_feedback` per assignment
-  (scores and per-student feedback: the same work as ours), and
-- with socket-course's grader (feedback on, sandbox where bubblewrap works), in this process,
-then prints both wall times, their ratio, and the median time per notebook of each phase of our worker:
-reading and scanning the submission, set-up (jail, nbgrader), the kernel's start, the cells' own run time
-(the floor), nbgrader's own bookkeeping, deciding the scores, feedback, clean-up, and what the parent adds.
-With --sizes it also grades classes of those sizes and prints the time per submission of each (it should
-stay flat). Prints figures; asserts nothing.
+- with stock nbgrader, one course root, one `nbgrader autograde` then one `nbgrader generate_feedback` per
+  assignment, one assignment after another (scores and per-student feedback: the same work as ours), and
+- with socket-course's grader (feedback on, sandbox where bubblewrap works, and the judge where it exists),
+  in this process,
+then prints both wall times, their ratio, and the median seconds per notebook of each phase of our worker,
+beside the floor: the cells' own run time. It then grades classes of the --sizes given (the sections taken
+in turn) and prints the time per submission of each, which should stay flat.
+
+The machine's load average is printed at the start and the end: on a shared machine the figures are only
+comparable when it is low. Where cgroup v1's cpuacct controller is writable (Linux, as root), the CPU
+seconds each side used, kernels included, are printed too: they change far less with the load than wall
+time. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import inspect
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -31,21 +40,70 @@ from course_lib.grading.course import assignments, ensure_tools_on_path  # noqa:
 from course_lib.grading.grade import grade  # noqa: E402
 from course_lib.grading.sandbox import bwrap_path  # noqa: E402
 
-PHASES = ["intake", "setup", "kernel_start", "cells", "nbgrader", "decide", "feedback", "cleanup"]
+QUICK = {"copies": 2, "assignment": ["01_creation", "05_utilities"], "sizes": "2,4,8"}
+FULL = {"copies": 5, "assignment": None, "sizes": "6,30,120"}
+# (label, how it is computed from a worker's timings), in the order a submission goes through them
+PHASES = [
+    ("read + scan + set-up", lambda t: t.get("intake", 0.0) + t.get("setup", 0.0)),
+    ("sandbox + kernel start", lambda t: max(0.0, t.get("kernel_start", 0.0) - t.get("gate_wait", 0.0))),
+    ("waiting to run cells", lambda t: t.get("gate_wait", 0.0)),  # its kernel is ready; others run cells
+    ("cells (the floor)", lambda t: t.get("cells", 0.0)),
+    ("nbgrader bookkeeping", lambda t: max(0.0, t.get("autograde", 0.0) - t.get("kernel_start", 0.0)
+                                           - t.get("cells", 0.0))),
+    ("judge", lambda t: t.get("judge", 0.0)),
+    ("decide", lambda t: t.get("decide", 0.0)),
+    ("feedback", lambda t: t.get("feedback", 0.0)),
+    ("clean-up", lambda t: t.get("cleanup", 0.0)),
+]
+WORKER = ("intake", "setup", "autograde", "judge", "decide", "feedback", "cleanup")  # their sum: the worker's wall
 
 
-def make_class(folder: Path, chosen, copies: int) -> int:
-    for k in range(copies):
-        for a in chosen:
-            dest = folder / f"student{k:03d}" / a.name
-            dest.mkdir(parents=True)
-            for nb in a.notebooks:
-                shutil.copyfile(nb, dest / nb.name)
-    return copies * len(chosen)
+def load() -> str:
+    try:
+        return "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "load average unknown"
 
 
-def stock(tmp: Path, subs: Path, chosen) -> float:
-    """Stock nbgrader: autograde then generate_feedback, one assignment at a time."""
+class CpuMeter:
+    """CPU seconds of this process and everything it starts from now on (cgroup v1 cpuacct), or None."""
+
+    BASE = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self, name: str):
+        self.group: Path | None = self.BASE / f"socket-course-bench-{os.getpid()}-{name}"
+        try:
+            self.group.mkdir()
+            (self.group / "cgroup.procs").write_text(str(os.getpid()))
+        except OSError:
+            self.group = None
+
+    def stop(self) -> float | None:
+        if self.group is None:
+            return None
+        try:
+            (self.BASE / "cgroup.procs").write_text(str(os.getpid()))
+            used = int((self.group / "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):
+            return None
+        with contextlib.suppress(OSError):
+            self.group.rmdir()  # a process still ending keeps it a moment: left behind, empty
+        return used
+
+
+def make_class(folder: Path, chosen, size: int) -> int:
+    """`size` reference submissions, the chosen sections taken in turn: student k gets section k mod n."""
+    for k in range(size):
+        a = chosen[k % len(chosen)]
+        dest = folder / f"student{k // len(chosen):03d}" / a.name
+        dest.mkdir(parents=True)
+        for nb in a.notebooks:
+            shutil.copyfile(nb, dest / nb.name)
+    return size
+
+
+def stock(tmp: Path, subs: Path, chosen) -> tuple[float, float | None]:
+    """Stock nbgrader: autograde then generate_feedback, one assignment at a time: (wall, CPU seconds)."""
     course = tmp / "stock"
     (course / "submitted").mkdir(parents=True)
     shutil.copytree(subs, course / "submitted", dirs_exist_ok=True)
@@ -58,79 +116,106 @@ def stock(tmp: Path, subs: Path, chosen) -> float:
     for a in chosen:
         subprocess.run(nbgrader + ["generate_assignment", a.name, "--force"], cwd=course, check=True,
                        capture_output=True)
+    meter = CpuMeter("stock")
     start = time.perf_counter()
     for a in chosen:
         for step in ("autograde", "generate_feedback"):
             subprocess.run(nbgrader + [step, a.name, "--force"], cwd=course, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    return wall, meter.stop()
 
 
 def ours(subs: Path, out: Path, jobs: int):
+    stats: dict[str, float] = {}
+    meter = CpuMeter("ours")
     start = time.perf_counter()
-    results = grade(subs, out, feedback=True, jobs=jobs)
+    results = grade(subs, out, feedback=True, jobs=jobs, stats=stats)
     wall = time.perf_counter() - start
+    cpu = meter.stop()
     bad = [r for r in results if r.score < r.max_score or r.status != "graded"]
     if bad:
         print(f"warning: {len(bad)} reference submission(s) did not score full marks: "
-              f"{[(r.student, r.assignment, r.score, r.problems) for r in bad[:3]]}", file=sys.stderr)
-    return wall, results
+              f"{[(r.student, r.assignment, r.score, r.problems + r.flags) for r in bad[:3]]}", file=sys.stderr)
+    return wall, cpu, stats, results
 
 
-def phase_table(results, wall: float, jobs: int) -> None:
-    rows = {p: [] for p in PHASES}
-    worker = []
-    for r in results:
-        t = dict(r.timings)
-        if not t:
-            continue
-        t["nbgrader"] = max(0.0, t.get("autograde", 0.0) - t.get("kernel_start", 0.0) - t.get("cells", 0.0))
-        for p in PHASES:
-            rows[p].append(t.get(p, 0.0))
-        worker.append(sum(t.get(p, 0.0) for p in ("intake", "setup", "autograde", "decide", "feedback", "cleanup")))
-    if not worker:
+def phase_table(results, wall: float, jobs: int, stats: dict[str, float]) -> None:
+    timed = [dict(r.timings) for r in results if r.timings]
+    if not timed:
         return
-    per_slot = wall * jobs / len(results)
-    print("\nmedian seconds per notebook, by phase of the worker:")
-    for p in PHASES:
-        print(f"  {p:<14} {statistics.median(rows[p]):6.2f}")
-    print(f"  {'worker total':<14} {statistics.median(worker):6.2f}")
-    print(f"  {'parent + fork':<14} {max(0.0, per_slot - statistics.mean(worker)):6.2f}  "
-          f"(wall x jobs / notebooks = {per_slot:.2f}, less the mean worker total)")
-    print(f"  floor (cells)  {statistics.median(rows['cells']):6.2f}  "
-          f"-> overhead {statistics.median(worker) - statistics.median(rows['cells']):.2f} s per notebook")
+    n = len(results)
+    worker = [sum(t.get(p, 0.0) for p in WORKER) - t.get("gate_wait", 0.0) for t in timed]
+    print(f"\nwhere the time goes: median seconds per notebook ({len(timed)} notebooks, {jobs} workers)")
+    for label, value in PHASES:
+        values = [value(t) for t in timed]
+        if label == "judge" and not any(values):
+            print(f"  {label:<24} {'-':>6}   (no judge in this version)")
+            continue
+        print(f"  {label:<24} {statistics.median(values):6.2f}")
+    print(f"  {'worker total':<24} {statistics.median(worker):6.2f}   (less the wait)")
+    fixed = stats.get("prepare", 0.0) + stats.get("warm", 0.0) + stats.get("finish", 0.0)
+    per_slot = stats.get("run", wall) * jobs / n
+    print(f"  {'parent, per notebook':<24} {stats.get('run_cpu', 0.0) / n:6.2f}   (CPU: recording, forking, "
+          f"reaping; the run's wall x {jobs} workers / {n} notebooks = {per_slot:.2f})")
+    print(f"  {'parent, once':<24} {fixed:6.2f}   (generating the assignments and jobs {stats.get('prepare', 0):.2f}, "
+          f"warming {stats.get('warm', 0):.2f}, reports {stats.get('finish', 0):.2f})")
+    cells = [t.get("cells", 0.0) for t in timed]
+    print(f"  floor: the cells' own time, median {statistics.median(cells):.2f} s per notebook, "
+          f"{sum(cells):.1f} s in all ({sum(cells) / jobs:.1f} s on {jobs} workers) against {wall:.1f} s of wall")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--copies", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="CI size: " + ", ".join(f"{k}={v}" for k, v in
+                                                                                      QUICK.items()))
+    parser.add_argument("--copies", type=int)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--assignment", action="append")
-    parser.add_argument("--sizes", help="comma-separated class sizes to grade for the time per submission")
+    parser.add_argument("--sizes", help="comma-separated class sizes to grade for the time per submission "
+                                        "('' for none)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader (it is slow)")
     args = parser.parse_args()
+    mode = QUICK if args.quick else FULL
+    copies = args.copies if args.copies is not None else mode["copies"]
+    names = args.assignment or mode["assignment"]
+    sizes = args.sizes if args.sizes is not None else mode["sizes"]
     ensure_tools_on_path()
     known = assignments()
-    chosen = [known[a] for a in args.assignment] if args.assignment else list(known.values())
-    print(f"isolation (ours): {'bubblewrap sandbox' if bwrap_path() else 'none (no bubblewrap)'}; "
-          f"feedback on both sides; {os.cpu_count()} cores")
-    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
-        tmp = Path(tmp)
-        total = make_class(tmp / "submissions", chosen, args.copies)
-        print(f"submissions: {total} ({args.copies} copies x {len(chosen)} assignments)")
+    chosen = [known[a] for a in names] if names else list(known.values())
+    judge = "judge" in inspect.signature(grade).parameters
+    print("command: " + shlex.join([Path(sys.executable).name, "benchmarks/grading.py", *sys.argv[1:]]))
+    print(f"start: {load()}, {os.cpu_count()} cores; ours: "
+          f"{'bubblewrap sandbox' if bwrap_path() else 'no sandbox (no bubblewrap)'}, feedback on, "
+          f"{'judge on' if judge else 'no judge in this version'}, -j {args.jobs}; stock: feedback on")
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp_name:
+        tmp = Path(tmp_name)
+        total = make_class(tmp / "submissions", chosen, copies * len(chosen))
+        print(f"submissions: {total} ({copies} copies x {len(chosen)} assignments)")
+        s = None
         if not args.no_stock:
-            s = stock(tmp, tmp / "submissions", chosen)
-            print(f"stock nbgrader autograde + generate_feedback: {s:7.1f} s  ({s / total:.2f} s per submission)")
-        o, results = ours(tmp / "submissions", tmp / "out", args.jobs)
-        print(f"socket-course grade -j {args.jobs}:                {o:7.1f} s  ({o / total:.2f} s per submission)")
-        if not args.no_stock:
-            print(f"speed-up:                                    {s / o:7.2f}x")
-        phase_table(results, o, args.jobs)
-        for size in [int(n) for n in args.sizes.split(",")] if args.sizes else []:
+            s, s_cpu = stock(tmp, tmp / "submissions", chosen)
+            print(f"stock nbgrader autograde + generate_feedback: {s:7.1f} s  ({s / total:.2f} s per submission)"
+                  + (f", CPU {s_cpu:.1f} s" if s_cpu is not None else ""))
+        o, o_cpu, stats, results = ours(tmp / "submissions", tmp / "out", args.jobs)
+        print(f"socket-course grade -j {args.jobs}:{'':17}{o:7.1f} s  ({o / total:.2f} s per submission)"
+              + (f", CPU {o_cpu:.1f} s" if o_cpu is not None else ""))
+        if s is not None:
+            print(f"speed-up:{'':36}{s / o:7.2f}x")
+        phase_table(results, o, args.jobs, stats)
+        if sizes:
+            print("\ncost per submission by class size (should stay flat; 'graded' leaves out the parent's "
+                  "start-up: generating the assignments, warming):")
+        for size in [int(n) for n in sizes.split(",") if n.strip()]:
             folder = tmp / f"class{size}"
-            copies = -(-size // len(chosen))
-            made = make_class(folder, chosen, copies)
-            wall, _ = ours(folder, tmp / f"out{size}", args.jobs)
-            print(f"class of {made:4d}: {wall:7.1f} s, {wall / made:.2f} s per submission")
+            made = make_class(folder, chosen, size)
+            wall, cpu, stats, _ = ours(folder, tmp / f"out{size}", args.jobs)
+            run = stats.get("run", wall)
+            print(f"  class of {made:4d}: {wall:7.1f} s, {wall / made:.2f} s per submission; graded "
+                  f"{run / made:.2f} s per submission" + (f"; CPU {cpu / made:.2f} s per submission"
+                                                           if cpu is not None else ""))
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(tmp / f"out{size}", ignore_errors=True)
+    print(f"end: {load()}")
     return 0
 
 

@@ -44,6 +44,9 @@ c.GenerateFeedback.preprocessors = [
     "course_lib.grading.feedback.SvgAsImage",  # pictures shown through <img>, where no script can run
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# nbconvert's HTMLExporter, its templates compiled once per process and the HTML of unchanged Markdown and
+# code remembered (the same page; feedback for a class renders the same cells again and again)
+c.GenerateFeedback.exporter_class = "course_lib.grading.feedback.FeedbackExporter"
 c.SanitizeHTML.enabled = True  # nbconvert's preprocessors are off until enabled
 # SVG passes SanitizeHTML untouched only to be shown through <img> by SvgAsImage, right after it
 c.SanitizeHTML.safe_output_keys = ["metadata", "text/plain", "text/latex", "application/json", "image/png",

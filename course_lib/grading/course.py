@@ -106,8 +106,11 @@ def make_api(root: Path, source: Path | None = None, extra: Config | None = None
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from .scratch import register
+
     ensure_tools_on_path()
     root.mkdir(parents=True, exist_ok=True)
+    register(root)  # a course root made for this run: its gradebook needs no fsync
     config = load_config(root, source)
     if extra is not None:
         config.merge(extra)

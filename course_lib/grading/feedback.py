@@ -11,9 +11,20 @@ script and event handlers from outputs and Markdown) make it fit to send:
   print IPython's history, or its own caller's source) is replaced with a note;
 - `CapOutputs`: a flood of output is cut, per output and per notebook, with a note saying how much;
 - `SvgAsImage` (after SanitizeHTML): SVG outputs, such as the drawn exchanges, are shown through `<img>`.
+
+`FeedbackExporter` (GenerateFeedback's exporter in grading/nbgrader_config.py) writes the page nbconvert's
+HTMLExporter writes, without redoing per submission what is the same for all: templates compiled once per
+process, the HTML of unchanged Markdown and code remembered, and nbconvert's BeautifulSoup pass only where
+it would change something (tests/test_grading_speed.py holds the pages equal).
 """
 from __future__ import annotations
 
+import re
+
+from jinja2 import BytecodeCache, pass_context
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Int
 
@@ -164,3 +175,103 @@ class SvgAsImage(NbGraderPreprocessor):
                 encoded = base64.b64encode(text.encode()).decode()
                 data["text/html"] = f'<img alt="diagram" src="data:image/svg+xml;base64,{encoded}">'
         return nb, resources
+
+
+# -- rendering: the same page as nbconvert's HTMLExporter, without redoing per job what never changes ------
+
+
+class TemplateCache(BytecodeCache):
+    """Jinja's compiled templates, kept for the life of the process (a Jinja bytecode cache in memory).
+
+    nbgrader makes a new HTMLExporter, and so a new Jinja environment, for every generate_feedback: each
+    job compiled the same dozen templates again. Compiled once (in the parent, by warm.py), they are
+    inherited by every forked worker. A template whose source changed has another checksum: compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        found = self.code.get(bucket.key)
+        if found is not None and found[0] == bucket.checksum:
+            bucket.code = found[1]
+
+    def dump_bytecode(self, bucket) -> None:
+        self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+TEMPLATES = TemplateCache()
+MEMO_LIMIT = 4096  # entries of each memo below; a full memo starts again empty
+_markdown: dict = {}
+_highlighted: dict = {}
+
+
+def _memo(cache: dict, key, make):
+    """What `make()` returns for `key`, computed once: a pure function's result, remembered."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    value = make()
+    if len(cache) >= MEMO_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+class CachedHighlight(Highlight2HTML):
+    """nbconvert's code highlighting, remembering the HTML of each source (test cells are alike in every job)."""
+
+    def __call__(self, source, language=None, metadata=None):
+        magics = (metadata or {}).get("magics_language")  # all that nbconvert reads of the cell's metadata
+        key = (source, language, magics, self.pygments_lexer, repr(self.extra_formatter_options))
+        return _memo(_highlighted, key, lambda: super(CachedHighlight, self).__call__(source, language, metadata))
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTMLExporter, the same page byte for byte, with its templates compiled once per process
+    and the HTML of Markdown and of highlighted code remembered (grading/nbgrader_config.py selects it).
+
+    Only pure functions of their input are remembered, keyed by all of it: a learner's own Markdown or
+    code misses and is rendered as before. A forked worker inherits what the parent rendered (warm.py:
+    the source notebooks), and what it adds ends with it.
+    """
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = TEMPLATES
+        return environment
+
+    @pass_context
+    def markdown2html(self, context, source):
+        if context.get("cell", {}).get("attachments"):  # images inside the cell: rendered afresh
+            return super().markdown2html(context, source)
+        # the notebook's folder is read only to embed images
+        path = context.get("resources", {}).get("metadata", {}).get("path", "") if self.embed_images else ""
+        key = (source, path, self.embed_images, self.anchor_link_text, self.exclude_anchor_links,
+               repr(self.lexer_options))
+        return _memo(_markdown, key, lambda: super(FeedbackExporter, self).markdown2html(context, source))
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        """HTMLExporter.from_notebook_node, less its BeautifulSoup pass where that pass would change nothing.
+
+        nbconvert parses the whole page and writes it out again (a third of a job's CPU) to give images
+        without alt text a placeholder and JupyterLab's cells a tabindex. Our template (nbgrader's
+        feedback, classic) has no JupyterLab cells, so the pass matters only when the page has an image
+        without alt text (a learner's plotted output): then the page is rendered by nbconvert's own way.
+        """
+        info = nb.metadata.get("language_info", {})
+        lexer = info.get("pygments_lexer", info.get("name", None))
+        highlight = self.filters.get("highlight_code", CachedHighlight(pygments_lexer=lexer, parent=self))
+        resources = self._init_resources(resources)
+        data_types = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self, resources=resources)
+        self.register_filter("highlight_code", highlight)
+        self.register_filter("filter_data_type", data_types)
+        html, out = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        if NEEDS_SOUP.search(html):
+            return super().from_notebook_node(nb, resources, **kw)
+        return html, out
+
+
+# what nbconvert's BeautifulSoup pass changes: an <img> without alt, JupyterLab's cell markup
+NEEDS_SOUP = re.compile(r"<img(?![^>]*\balt\s*=)|jp-Notebook", re.IGNORECASE)

@@ -1,6 +1,6 @@
 """Start one sandboxed kernel: the kernelspec's command (see sandbox.Jail).
 
-    python -I -m course_lib.grading.launch JOB.json CONNECTION_FILE [kernel arguments...]
+    python -I -S course_lib/grading/launch.py JOB.json CONNECTION_FILE [kernel arguments...]
 
 Runs as the grader, outside the sandbox, for a moment: it joins the job's cgroups, applies the resource
 limits and replaces itself with bubblewrap. JOB.json lives in a folder only the grader can read; nothing
@@ -8,7 +8,7 @@ here reads a file a kernel could write.
 
 When grading runs as root, bubblewrap starts this module again inside the sandbox:
 
-    python -I -m course_lib.grading.launch --inner UID -f CONNECTION_FILE [kernel arguments...]
+    python -I -S course_lib/grading/launch.py --inner UID -f CONNECTION_FILE [kernel arguments...]
 
 which hands the connection file to the job's private user, drops to that user (and so every capability),
 caps the user's processes, and replaces itself with the kernel.

@@ -46,6 +46,9 @@ ETC_FILES = ("hosts", "services", "protocols", "nsswitch.conf", "host.conf", "re
 KERNEL_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "IPYTHONDIR": "/tmp/.ipython",
               "MPLCONFIGDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
 PASSED_ENV = ("SOCKET_COURSE_TIME_SCALE",)  # the instructor's own settings a kernel may see
+# launch.py needs nothing beyond the standard library: run as a file, without site (-S) it starts in a
+# fraction of the time (no .pth files, no editable-install finder), twice per kernel when run as root
+LAUNCHER = (sys.executable, "-I", "-S", str(Path(__file__).resolve().with_name("launch.py")))
 
 
 @functools.cache
@@ -132,7 +135,7 @@ def kernel_argv(workdir: Path, ipc_dir: Path, uid: int | None = None, judge_dir:
     for folder in sorted(between, key=lambda p: len(p.parts)):
         argv += ["--chmod", "0755", str(folder)]
     if uid is not None:
-        return [*argv, "--", sys.executable, "-I", "-m", "course_lib.grading.launch", "--inner", str(uid)]
+        return [*argv, "--", *LAUNCHER, "--inner", str(uid)]
     return [*argv, "--", sys.executable, "-m", "ipykernel_launcher"]
 
 
@@ -175,12 +178,24 @@ class JailedKernelManager(_kernel_manager_base()):  # type: ignore[misc]
 
     A notebook's kernel makes its sockets in the IPC folder, which is then sealed (Jail.seal); the next
     notebook of the same assignment starts a kernel of its own, which must be able to make its sockets.
+    When the kernel is gone, the worker gives back its place to run cells (procs.gate_release).
     """
 
     async def _async_pre_start_kernel(self, **kw):
         if _JAIL is not None:
             _JAIL.unseal()
         return await super()._async_pre_start_kernel(**kw)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        try:
+            await super()._async_cleanup_resources(restart=restart)
+        finally:
+            if not restart:
+                from .procs import gate_release
+
+                gate_release()
+
+    cleanup_resources = _async_cleanup_resources  # AsyncKernelManager binds its own by value
 
 
 @dataclass
@@ -236,7 +251,7 @@ class Jail:
         spec = self.spec_dir / "kernels" / KERNEL_NAME
         spec.mkdir(parents=True)
         (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-I", "-m", "course_lib.grading.launch", str(self.spec_dir / "job.json"),
+            "argv": [*LAUNCHER, str(self.spec_dir / "job.json"),
                      "{connection_file}"],
             "display_name": "socket-course (sandboxed)", "language": "python",
             # a signal to the launcher would stop at bubblewrap; a message reaches the kernel itself
@@ -254,11 +269,22 @@ class Jail:
         config.KernelManager.transport = "ipc"
         config.KernelManager.ip = str(self.ipc_dir / "k")
         config.KernelManager.connection_file = str(self.ipc_dir / "kernel.json")
-        config.Execute.on_notebook_start = self.seal
+        config.Execute.on_notebook_start = self.ready
         config.Execute.kernel_manager_class = "course_lib.grading.sandbox.JailedKernelManager"
         global _JAIL
         _JAIL = self  # a worker grades one job: its kernel managers unseal this jail before each start
         return config
+
+    def ready(self, **_) -> None:
+        """The kernel is up: seal the IPC folder, then wait for a place to run the cells (procs.gate_acquire).
+
+        Where the grader runs more workers than places (grade.py), the next submissions' kernels start in
+        their own jails while others run their cells; each kernel serves one notebook and is then ended.
+        """
+        from .procs import gate_acquire
+
+        self.seal()
+        gate_acquire()
 
     def seal(self, **_) -> None:
         """Once the kernel has made its sockets, take back the IPC folder: it can write no file outside."""

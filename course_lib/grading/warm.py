@@ -1,38 +1,47 @@
 """Warm the parent before it forks workers, so that each worker does not pay the same start-up again.
 
 A forked worker inherits its parent's memory: modules already imported, regular expressions already
-compiled, JSON schemas already built, templates already loaded. Measured on the 04 notebook, rendering
-feedback in a cold worker took about 1.4 s, in a worker forked from a warmed parent about 0.4 s. Nothing
-here starts a kernel, an event loop or a ZeroMQ context (none of which survive a fork), and nothing here
-reads a submission: only the trusted source notebooks.
+compiled, JSON schemas already built, Jinja templates already compiled (feedback.TEMPLATES), and the HTML
+of the source notebooks' Markdown and test cells already rendered (feedback.FeedbackExporter's memos).
+Nothing here starts a kernel, an event loop or a ZeroMQ context (none of which survive a fork), and
+nothing here reads a submission: only the trusted source notebooks.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 
-def _feedback_exporter() -> None:
-    """Render a tiny notebook with nbgrader's feedback template, as generate_feedback will."""
-    import nbgrader.converters.generate_feedback as gf
-    from nbconvert.exporters import HTMLExporter
-    from traitlets.config import Config
+def _feedback(sources: list[Path]) -> None:
+    """Render each source notebook as generate_feedback renders a submission (less its gradebook step),
+    its answers left out: the Markdown and the test cells every submission shares are remembered."""
+    from nbgrader.converters import GenerateFeedback
 
-    base = Path(gf.__file__).resolve().parents[1] / "server_extensions" / "formgrader"
-    config = Config()
-    config.HTMLExporter.template_name = "feedback"
-    config.HTMLExporter.extra_template_basedirs = [str(base / "templates")]
-    config.HTMLExporter.extra_template_paths = [str(base / "static" / "node_modules" / "bootstrap" / "dist" / "css")]
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# warm *up*"),
-        nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", text="1\n")]),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    HTMLExporter(config=config).from_notebook_node(
-        nb, resources={"nbgrader": {"score": 0, "max_score": 1, "late_penalty": 0}})
+    from .cells import is_graded, is_solution
+    from .course import load_config
+
+    converter = GenerateFeedback(config=load_config(Path(tempfile.gettempdir()) / "socket-course-warm"))
+    exporter = converter.exporter_class(parent=converter, config=converter.config)  # as converter.start() does
+    for pp in converter.preprocessors:
+        if getattr(pp, "__name__", str(pp)).rpartition(".")[2] != "GetGrades":  # a class, or its dotted name
+            exporter.register_preprocessor(pp)
+    for source in sources:
+        nb = nbformat.read(str(source), as_version=4)
+        for cell in nb.cells:  # what GetGrades writes, so that the template takes the same branches
+            if is_graded(cell):
+                cell.metadata.nbgrader.update(score=0.0, points=float(cell.metadata.nbgrader.get("points", 0)))
+            if is_solution(cell):
+                cell.metadata.nbgrader["comment"] = None
+                if not is_graded(cell):  # the answers are each learner's own: only what all share is warmed
+                    cell.source = ""
+        nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}  # as ipykernel reports
+        exporter.from_notebook_node(nb, resources={
+            "nbgrader": {"score": 0.0, "max_score": 1.0, "late_penalty": 0, "notebook": source.stem,
+                         "assignment": source.parent.name, "student": ""},
+            "metadata": {"path": str(source.parent)}})
 
 
 def warm_up(sources: list[Path], feedback: bool) -> None:
@@ -47,7 +56,7 @@ def warm_up(sources: list[Path], feedback: bool) -> None:
             nbformat.validate(nb)
             inspect_submission(nb, nb)
         if feedback:
-            _feedback_exporter()
+            _feedback(sources)
     except Exception as exc:  # a slower worker, never a failed run
         if os.environ.get("SOCKET_COURSE_DEBUG"):
             raise
