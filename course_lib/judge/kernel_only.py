@@ -11,6 +11,7 @@ KERNEL_ONLY: dict[str, dict[str, str]] = {
         "ex2_describe_test": "descriptor numbers are per process",
         "ex2_describe_hidden": "descriptor numbers are per process",
         "ex3_adopt_test": "descriptor numbers are per process",
+        "ex3_adopt_hidden": "descriptor numbers are per process",
     },
     "02_constants": {
         "ex2_platform_support_hidden": "pretend_platform changes the kernel's socket module in-process",
