@@ -52,7 +52,7 @@ class CheckFailure(AssertionError):
                  transcript: Transcript | None = None) -> None:
         self.happened, self.expected, self.got, self.hint = happened, expected, got, hint
         self.transcript = transcript
-        self.at = time.monotonic()  # see runners.HarnessSocket.finished_before
+        self.at = time.monotonic()  # see runners.ServerState.finished_before
         parts = [happened]
         if expected is not None:
             parts.append(f"  expected: {expected}")

@@ -39,6 +39,7 @@ __all__ = [
     "run_client",
     "run_server",
     "ServerRun",
+    "ServerState",
     "HarnessSocket",
     "harness_listener",
     "shape",
@@ -86,6 +87,31 @@ def _install_unraisable_filter() -> None:
     sys.unraisablehook = filtered
 
 
+class ServerState:
+    """How a learner's server function ended, as run_server saw it (one per listener it serves).
+
+    finished: it returned or raised; error: what it raised (None if it returned); finished_at: when
+    (time.monotonic()); orphans: threads it left running when it returned.
+    """
+
+    def __init__(self) -> None:
+        self.finished = False
+        self.error: BaseException | None = None
+        self.finished_at = float("inf")
+        self.orphans = 0
+
+    def finished_before(self, exc: BaseException) -> bool:
+        """True if the learner's server function ended before ``exc`` happened.
+
+        Why: when the reference client fails, the harness closes its side,
+        which often makes the learner's function end (or raise a reset)
+        moments later; only an ending that came *first* explains the
+        client's failure.  Exceptions without a time (``.at``) are assumed
+        to have followed the ending, if there was one.
+        """
+        return self.finished and self.finished_at <= getattr(exc, "at", float("inf"))
+
+
 class HarnessSocket(socket.socket):
     """A socket that exercises the parts of the contract loopback hides.
 
@@ -108,21 +134,7 @@ class HarnessSocket(socket.socket):
         self.short_sends_made = 0
         self.bytes_sent = 0  # by the learner's code, whatever the reference client then saw
         self.bytes_received = 0
-        self.learner_finished = False
-        self.learner_error: BaseException | None = None
-        self.finished_at = float("inf")
-        self.orphans = 0  # threads the learner's server left running when it returned
-
-    def finished_before(self, exc: BaseException) -> bool:
-        """True if the learner's server function ended before ``exc`` happened.
-
-        Why: when the reference client fails, the harness closes its side,
-        which often makes the learner's function end (or raise a reset)
-        moments later; only an ending that came *first* explains the
-        client's failure.  Exceptions without a time (``.at``) are assumed
-        to have followed the ending, if there was one.
-        """
-        return self.learner_finished and self.finished_at <= getattr(exc, "at", float("inf"))
+        self.run = ServerState()  # how the learner's server function, given this listener, ended
 
     def accept(self):
         """Like socket.accept, but the connection is a HarnessSocket."""
@@ -478,10 +490,11 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
     def finish() -> None:
         # Runs in the learner thread as it returns: note (then close) what it
         # left open, so the reference client sees EOF now, not at the deadline.
-        listener.finished_at = time.monotonic()
-        listener.learner_finished = True
-        listener.learner_error = call.exception
-        listener.orphans = len(call.orphans)
+        state = listener.run
+        state.finished_at = time.monotonic()
+        state.finished = True
+        state.error = call.exception
+        state.orphans = len(call.orphans)
         unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
         for c in listener.accepted:
             hard_close(c)
@@ -501,7 +514,7 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
             if call.wait(scaled(0.1)) and call.exception is not None:
                 err = call.exception
                 consequence = isinstance(err, OSError) and (
-                    isinstance(exc, AssertionError) or not listener.finished_before(exc))
+                    isinstance(exc, AssertionError) or not listener.run.finished_before(exc))
                 if not consequence:
                     call.result()
             raise

@@ -70,22 +70,22 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
     except (LearnerTimeout, NotImplementedError):
         raise
     except AssertionError as exc:
-        if listener.finished_before(exc) and listener.learner_error is None:
-            if listener.orphans:  # the real reason the client was cut off
-                raise _unjoined(what, listener.orphans, transcript) from exc
+        if listener.run.finished_before(exc) and listener.run.error is None:
+            if listener.run.orphans:  # the real reason the client was cut off
+                raise _unjoined(what, listener.run.orphans, transcript) from exc
             first, _, rest = str(exc).partition("\n")
             raise AssertionError(f"{first}\nNote: {what} had already returned, after accepting "
                                  f"{len(listener.accepted)} connection(s).\n{rest}"
                                  ) from exc.__cause__
         raise
     except BaseException as exc:
-        if exc is listener.learner_error or not isinstance(exc, (WaitTimeout, EOFError, OSError)):
+        if exc is listener.run.error or not isinstance(exc, (WaitTimeout, EOFError, OSError)):
             raise _explain(exc, what, transcript) from exc
         if sum(c.short_sends_made for c in listener.accepted):
             hint = _SENDALL_HINT
-        if listener.finished_before(exc):
-            if listener.orphans:
-                raise _unjoined(what, listener.orphans, transcript) from exc
+        if listener.run.finished_before(exc):
+            if listener.run.orphans:
+                raise _unjoined(what, listener.run.orphans, transcript) from exc
             happened = (f"{what} returned (after accepting {len(listener.accepted)} "
                         f"connection(s)) before the client was served; the client then saw: "
                         f"{exc}")

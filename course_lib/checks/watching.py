@@ -285,8 +285,8 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch, sele
     except AssertionError as exc:
         # Explain the learner's own exception, if it had one first (the clients' trouble
         # afterwards is only its consequence).
-        err = listener.learner_error
-        if err is not None and (exc.__cause__ is err or listener.finished_before(exc)):
+        err = listener.run.error
+        if err is not None and (exc.__cause__ is err or listener.run.finished_before(exc)):
             better = _server_explained(err, what)
             if better is not None:
                 raise better from err
