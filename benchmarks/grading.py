@@ -3,6 +3,7 @@
     python benchmarks/grading.py            # full: 5 copies of every section, then classes of 6, 30 and 120
     python benchmarks/grading.py --quick    # CI size: 2 copies of two short sections, classes of 2, 4 and 8
     python benchmarks/grading.py [--copies K] [--jobs N] [--assignment NAME ...] [--sizes 6,30,120] [--no-stock]
+                                 [--without-judge]
 
 Builds K copies of the reference submission of every chosen assignment and grades them
 - with stock nbgrader, one course root, one `nbgrader autograde` then one `nbgrader generate_feedback` per
@@ -125,11 +126,12 @@ def stock(tmp: Path, subs: Path, chosen) -> tuple[float, float | None]:
     return wall, meter.stop()
 
 
-def ours(subs: Path, out: Path, jobs: int):
+def ours(subs: Path, out: Path, jobs: int, judge: bool = True):
     stats: dict[str, float] = {}
     meter = CpuMeter("ours")
     start = time.perf_counter()
-    results = grade(subs, out, feedback=True, jobs=jobs, stats=stats)
+    extra = {} if judge else {"judge": False}
+    results = grade(subs, out, feedback=True, jobs=jobs, stats=stats, **extra)
     wall = time.perf_counter() - start
     cpu = meter.stop()
     bad = [r for r in results if r.score < r.max_score or r.status != "graded"]
@@ -174,6 +176,8 @@ def main() -> int:
     parser.add_argument("--sizes", help="comma-separated class sizes to grade for the time per submission "
                                         "('' for none)")
     parser.add_argument("--no-stock", action="store_true", help="skip stock nbgrader (it is slow)")
+    parser.add_argument("--without-judge", action="store_true",
+                        help="also grade the same class with the judge off, to show what the judge costs")
     args = parser.parse_args()
     mode = QUICK if args.quick else FULL
     copies = args.copies if args.copies is not None else mode["copies"]
@@ -201,6 +205,11 @@ def main() -> int:
               + (f", CPU {o_cpu:.1f} s" if o_cpu is not None else ""))
         if s is not None:
             print(f"speed-up:{'':36}{s / o:7.2f}x")
+        if args.without_judge and judge:
+            n, n_cpu, _, _ = ours(tmp / "submissions", tmp / "out-no-judge", args.jobs, judge=False)
+            print(f"  the same with the judge off:{'':9}{n:7.1f} s  ({n / total:.2f} s per submission)"
+                  + (f", CPU {n_cpu:.1f} s" if n_cpu is not None else "")
+                  + (f"; speed-up {s / n:.2f}x" if s is not None else ""))
         phase_table(results, o, args.jobs, stats)
         if sizes:
             print("\ncost per submission by class size (should stay flat; 'graded' leaves out the parent's "
