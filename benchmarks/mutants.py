@@ -39,10 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import answers as catalogue  # noqa: E402  (the catalogue of answers: tests/wrong_answers, tests/correct_answers)
+
 NOTEBOOKS = REPO / "notebooks"
 EQUIVALENT = REPO / "tests" / "mutants_equivalent.json"
-CORRECT = REPO / "tests" / "correct_answers"
-WRONG = REPO / "tests" / "wrong_answers"
 GOAL_SECTION, GOAL_ALL = 0.95, 0.90
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
@@ -409,8 +410,8 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: 
             deadline = max(timeout, 3 * ref_seconds + 2)
             entry["results"] = run_mutants(ns, exercise, mutants(gid, source), jobs, deadline, path)
             # the correct answers in other styles must pass (no false negatives), fast
-            answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "correct", p.read_text(), p.name)
-                       for p in sorted((CORRECT / path.parent.name).glob(f"{gid}__*.py"))]
+            answers = [Mutant(f"{gid}:{a.name}", "correct", a.source, a.path.name)
+                       for a in catalogue.correct_answers(path.parent.name, gid)]
             entry["correct"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
             # a correct answer that failed is tried once more, alone: a timing test on a machine busy with
             # several mutants at once can fail a right answer (the honesty harness grades them all anyway)
@@ -420,8 +421,8 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: 
                 retried = {r["id"]: r for r in again}
                 entry["correct"] = [retried.get(r["id"], r) for r in entry["correct"]]
             if wrong:  # and the registered wrong answers must fail (a quick look before the honesty run)
-                answers = [Mutant(f"{gid}:{p.stem.split('__', 1)[1]}", "wrong", p.read_text(), p.name)
-                           for p in sorted((WRONG / path.parent.name).glob(f"{gid}__*.py"))]
+                answers = [Mutant(f"{gid}:{a.name}", "wrong", a.source, a.path.name)
+                           for a in catalogue.wrong_answers(path.parent.name, gid)]
                 entry["wrong"] = run_mutants(ns, exercise, answers, jobs, deadline, path)
         report["exercises"].append(entry)
     sys.stdout, sys.stderr = saved_out, saved_err

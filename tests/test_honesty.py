@@ -16,60 +16,41 @@ scores three kinds of submission:
 from __future__ import annotations
 
 import os
-import re
-import warnings
 import shutil
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import answers as catalogue
+from answers import Answer
 from course_lib.grading.cells import exercises, grade_id, is_graded, is_solution, solution_cell
 from course_lib.grading.course import assignments, make_api
 from course_lib.grading.grade import grade
 from course_lib.grading.release import generate
 
-WRONG = Path(__file__).parent / "wrong_answers"
-CORRECT = Path(__file__).parent / "correct_answers"
 FIXTURES = Path(__file__).parent / "fixtures"
 ASSIGNMENTS = assignments()
-FIXTURE_NAME = re.compile(r"^(?P<gid>[a-z0-9_]+?)__(?P<mistake>[a-z0-9_]+)\.py$")
 
 
-@dataclass(frozen=True)
-class WrongAnswer:
-    assignment: str
-    grade_id: str
-    mistake: str
-    path: Path
-
-    @property
-    def student(self) -> str:
-        return f"wrong-{self.grade_id}-{self.mistake}".replace("_", "-")
-
-
-def wrong_answers(assignment: str, folder: Path | None = None) -> list[WrongAnswer]:
-    found = []
-    for path in sorted((folder or WRONG / assignment).glob("*.py")):
-        m = FIXTURE_NAME.match(path.name)
-        assert m, f"{path}: name it <grade_id>__<mistake>.py"
-        found.append(WrongAnswer(assignment, m["gid"], m["mistake"], path))
-    return found
-
-
-def correct_answers(assignment: str) -> list[WrongAnswer]:
+def correct_answers(assignment: str) -> list[Answer]:
     """tests/correct_answers/<assignment>/<grade_id>__<style>.py: right answers in other styles."""
-    return wrong_answers(assignment, CORRECT / assignment)
+    return catalogue.correct_answers(assignment)
 
 
-def correct_submissions(assignment: str) -> dict[str, list[WrongAnswer]]:
+def wrong_answers(assignment: str, folder: Path | None = None) -> list[Answer]:
+    """tests/wrong_answers/<assignment>/<grade_id>__<mistake>.py (or a self-test course's folder)."""
+    return catalogue.wrong_answers(assignment, folder=folder)
+
+
+def correct_submissions(assignment: str) -> dict[str, list[Answer]]:
     """Student name -> the correct answers it carries: the k-th style of every exercise in one notebook.
 
     Why: one notebook per style index, not per answer, keeps the grading run short; a correct answer
     can only raise its own exercise's cells, so packing them together hides nothing.
     """
-    by_exercise: dict[str, list[WrongAnswer]] = {}
+    by_exercise: dict[str, list[Answer]] = {}
     for answer in correct_answers(assignment):
         by_exercise.setdefault(answer.grade_id, []).append(answer)
     rounds = max((len(v) for v in by_exercise.values()), default=0)
@@ -206,7 +187,7 @@ def passing_on_blank(run: dict) -> dict:
     return {gid: s for gid, s in run["results"]["blank"].cells.items() if s[0] > 0}
 
 
-def uncaught_cells(nb: nbformat.NotebookNode, registered: list[WrongAnswer], run: dict) -> list[str]:
+def uncaught_cells(nb: nbformat.NotebookNode, registered: list[Answer], run: dict) -> list[str]:
     """Graded cells that no wrong answer of their exercise makes fail."""
     results = run["results"]
     uncaught = []
