@@ -292,9 +292,52 @@ def run_cells(ns: dict, sources, stderr_fd: int) -> str | None:
     return None
 
 
-def child(ns: dict, exercise: Exercise, source: str, out_fd: int) -> None:
-    """In the forked child: run the mutated solution and the tests; report on out_fd; never return."""
-    verdict = {"killed": True, "why": "crashed"}
+class CellTimeout(BaseException):
+    """A test cell overran nbgrader's per-cell timeout (nbgrader interrupts it: the cell fails)."""
+
+
+def run_every_cell(ns: dict, sources, stderr_fd: int, cell_timeout: float) -> list[tuple[str, str]]:
+    """Run every test cell, as nbgrader does (a failed cell does not stop the next): (grade_id, why) of each failure.
+
+    A cell fails when it raises, writes to stderr, or runs longer than `cell_timeout` seconds (nbgrader's
+    Execute.timeout, after which it interrupts the cell).
+    """
+    def overran(signum, frame):
+        raise CellTimeout(f"ran longer than {cell_timeout:g} s")
+
+    failed = []
+    previous = signal.signal(signal.SIGALRM, overran)
+    try:
+        for gid, source in sources:
+            seen = os.fstat(stderr_fd).st_size
+            try:
+                signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+                try:
+                    exec(compile(source, f"<{gid}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except BaseException as exc:  # noqa: BLE001  (a wrong answer may raise anything)
+                first = (str(exc).strip().splitlines() or [""])[0]
+                failed.append((gid, f"{type(exc).__name__}: {first[:100]}"))
+                continue
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            if os.fstat(stderr_fd).st_size > seen:
+                os.lseek(stderr_fd, seen, os.SEEK_SET)
+                text = os.read(stderr_fd, 200).decode(errors="replace").strip().splitlines()
+                failed.append((gid, f"wrote to stderr: {(text or [''])[-1][:100]}"))
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return failed
+
+
+def child(ns: dict, exercise: Exercise, source: str, out_fd: int, cell_timeout: float | None = None) -> None:
+    """In the forked child: run the mutated solution and the tests; report on out_fd; never return.
+
+    With `cell_timeout`, every test cell runs (as in nbgrader) and the verdict lists each failed cell;
+    without, the first failure decides (enough to kill a mutant).
+    """
+    verdict: dict = {"killed": True, "why": "crashed"}
     try:
         os.setpgid(0, 0)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -307,9 +350,15 @@ def child(ns: dict, exercise: Exercise, source: str, out_fd: int) -> None:
             exec(compile(source, f"<{exercise.grade_id}>", "exec"), ns)  # noqa: S102 (running notebook cells is the job)
         except BaseException as exc:  # noqa: BLE001
             why = f"{exercise.grade_id}: the solution cell raised {type(exc).__name__}"
+            verdict = {"killed": True, "why": why, "failed": [gid for gid, _ in exercise.tests]}
         else:
-            why = run_cells(ns, exercise.tests, err.fileno())
-        verdict = {"killed": why is not None, "why": why or ""}
+            if cell_timeout is None:
+                why = run_cells(ns, exercise.tests, err.fileno())
+                verdict = {"killed": why is not None, "why": why or ""}
+            else:
+                failures = run_every_cell(ns, exercise.tests, err.fileno(), cell_timeout)
+                verdict = {"killed": bool(failures), "why": "; ".join(f"{g}: {w}" for g, w in failures[:1]),
+                           "failed": [g for g, _ in failures]}
     finally:
         with contextlib.suppress(Exception):
             os.write(out_fd, json.dumps(verdict).encode())
@@ -317,8 +366,11 @@ def child(ns: dict, exercise: Exercise, source: str, out_fd: int) -> None:
 
 
 def run_mutants(ns: dict, exercise: Exercise, todo: list[Mutant], jobs: int, timeout: float, notebook: Path,
-                ) -> list[dict]:
-    """Run each mutant in a forked child, `jobs` at a time, each within `timeout` seconds."""
+                cell_timeout: float | None = None) -> list[dict]:
+    """Run each mutant in a forked child, `jobs` at a time, each within `timeout` seconds.
+
+    With `cell_timeout` every test cell runs and the results list the failed ones (see child()).
+    """
     results = []
     queue = list(todo)
     running: dict[int, tuple[Mutant, float, int, bytearray]] = {}
@@ -329,7 +381,7 @@ def run_mutants(ns: dict, exercise: Exercise, todo: list[Mutant], jobs: int, tim
             pid = os.fork()
             if pid == 0:
                 os.close(r)
-                child(ns, exercise, m.source, w)
+                child(ns, exercise, m.source, w, cell_timeout)
             os.close(w)
             running[pid] = (m, time.monotonic(), r, bytearray())
         fds = {entry[2]: pid for pid, entry in running.items()}
@@ -370,12 +422,18 @@ def run_mutants(ns: dict, exercise: Exercise, todo: list[Mutant], jobs: int, tim
     return results
 
 
-def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: bool = False) -> dict:
-    """Run every mutant of one notebook; return the results (JSON-ready)."""
+def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: bool = False,
+           answers_in: Path | None = None, cell_timeout: float | None = None) -> dict:
+    """Run every mutant of one notebook; return the results (JSON-ready).
+
+    With `cell_timeout` (the honesty harness's mode) no mutant runs: the reference and each wrong answer
+    (from `answers_in`, default the catalogue's folder) run every test cell of their exercise, alone, and
+    the results list the cells each one fails.
+    """
     cells = read_notebook(path)
     os.chdir(path.parent)
     ns: dict = {"__name__": "__main__"}
-    report: dict = {"notebook": str(path.relative_to(REPO)), "section": path.parent.name, "exercises": []}
+    report: dict = {"notebook": os.path.relpath(path, REPO), "section": path.parent.name, "exercises": []}
     saved_out, saved_err = sys.stdout, sys.stderr
     i = 0
     while i < len(cells):
@@ -396,6 +454,15 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: 
             i += 1
         exercise = Exercise(gid, source, tests)
         if only and gid not in only:
+            continue
+        if cell_timeout is not None:  # alone: the reference and the wrong answers, every cell
+            hard = cell_timeout * (len(tests) + 1) + 5  # nbgrader interrupts a cell; this kills a child that ignores it
+            todo = [Mutant(f"{gid}:reference", "reference", source, "")]
+            todo += [Mutant(f"{gid}:{a.name}", "wrong", a.source, a.path.name)
+                     for a in catalogue.wrong_answers(path.parent.name, gid, folder=answers_in)]
+            done = {r["id"]: r for r in run_mutants(ns, exercise, todo, jobs, hard, path, cell_timeout)}
+            report["exercises"].append({"grade_id": gid, "reference": done[todo[0].id],
+                                        "wrong": [done[m.id] for m in todo[1:]]})
             continue
         start = time.monotonic()
         reference = [Mutant(f"{gid}:reference", "reference", source, "")]
@@ -476,6 +543,10 @@ def spawn(path: Path, args) -> tuple:
     """A worker for one notebook; its output goes to temporary files (a pipe could fill and block it)."""
     cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
     cmd += ["--wrong"] if args.wrong else []
+    if args.cell_timeout is not None:
+        cmd += ["--cell-timeout", str(args.cell_timeout)]
+    if args.answers_in is not None:
+        cmd += ["--answers-in", str(args.answers_in)]
     for gid in args.exercise or ():
         cmd += ["--exercise", gid]
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
@@ -498,7 +569,7 @@ def run_all(paths: list[Path], args) -> list[dict]:
         err.seek(0)
         lines = out.read().decode(errors="replace").splitlines()
         if proc.returncode != 0 or not lines:
-            reports.append({"notebook": str(path.relative_to(REPO)), "section": path.parent.name,
+            reports.append({"notebook": os.path.relpath(path, REPO), "section": path.parent.name,
                             "error": err.read().decode(errors="replace")[-2000:] or f"exit {proc.returncode}",
                             "exercises": []})
         else:
@@ -573,9 +644,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrong", action="store_true", help="also run tests/wrong_answers (each must fail)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    # the honesty harness's mode (with --worker): no mutants; the reference and each wrong answer alone
+    # The honesty harness's mode: no mutants; each wrong answer (of the catalogue, or of --answers-in) and
+    # the reference run alone, every test cell, each failed cell listed (SECTION may be a notebook path).
+    parser.add_argument("--cell-timeout", type=float, help="honesty mode: nbgrader's per-cell timeout, seconds")
+    parser.add_argument("--answers-in", type=Path, help="honesty mode: the wrong answers' folder (one notebook)")
     args = parser.parse_args(argv)
     if args.worker:
-        rep = worker(args.worker.resolve(), args.jobs, args.timeout, set(args.exercise or ()), args.wrong)
+        rep = worker(args.worker.resolve(), args.jobs, args.timeout, set(args.exercise or ()), args.wrong,
+                     args.answers_in, args.cell_timeout)
         sys.__stdout__.write(json.dumps(rep) + "\n")
         sys.__stdout__.flush()
         os._exit(0)  # leave without waiting for anything the notebook's examples left behind
@@ -583,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         print("mutants: needs os.fork (Linux or macOS)", file=sys.stderr)
         return 2
     paths = sections(args.sections)
+    paths += [Path(p).resolve() for p in args.sections if p.endswith(".ipynb") and Path(p).is_file()]
     if not paths:
         print(f"mutants: no notebooks match {args.sections}", file=sys.stderr)
         return 2
@@ -590,6 +668,8 @@ def main(argv: list[str] | None = None) -> int:
     reports = run_all(paths, args)
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))
+    if args.cell_timeout is not None:  # the honesty harness reads the JSON: no kill rates to report
+        return 0
     ok = report(reports, load_equivalent(), args.survivors or not args.check)
     print(f"run time {time.monotonic() - start:.1f} s ({args.notebooks} notebooks x {args.jobs} mutants at once)")
     return 0 if ok or not args.check else 1

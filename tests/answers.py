@@ -49,11 +49,6 @@ class Answer:
     def source(self) -> str:
         return self.path.read_text()
 
-    @property
-    def student(self) -> str:
-        """A student name for a submission that carries this answer."""
-        return f"wrong-{self.grade_id}-{self.name}".replace("_", "-")
-
 
 def _listed(folder: Path, assignment: str, grade_id: str | None) -> list[Answer]:
     found = []
