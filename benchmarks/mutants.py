@@ -11,10 +11,15 @@ for a failed cell), or when it overruns its deadline. Survivors are missing test
 task text allows can tell them from the reference: those are listed, with a one-line reason each, in
 tests/mutants_equivalent.json and left out of the non-equivalent kill rate.
 
-Speed: nbgrader is never run per mutant. One warm Python process per notebook runs the notebook's cells
-in order (imports, examples, the reference solutions); at each exercise it forks one child per mutant
-(a subprocess re-running the notebook where there is no fork), which executes the mutated solution cell
-and the exercise's test cells under a hard deadline and is killed with its process group if it overruns.
+Speed: nbgrader is never run per mutant. One warm Python process per share of a notebook (its exercises
+in runs of at most --share mutants, so a big notebook is spread over several workers) runs the
+notebook's cells in order (imports, examples, the reference solutions); at each exercise of its share it
+forks one child per mutant, -j at a time, which executes the mutated solution cell and the exercise's
+test cells under a hard deadline and is killed with its process group if it overruns. Most mutants
+wait (on a check's deadline) rather than compute, so more of them run at once than there are cores.
+
+The honesty harness (tests/test_honesty.py) uses the same workers with --cell-timeout: no mutants; the
+reference and every wrong answer run alone, every test cell as nbgrader runs it, each failed cell listed.
 
 Goal (issue 11): >= 95 % of non-equivalent mutants killed in every section and >= 90 % of all mutants;
 ``--check`` exits 1 below the goal (CI runs it through tests/test_mutants.py).
@@ -455,6 +460,8 @@ def worker(path: Path, jobs: int, timeout: float, only: set[str] | None, wrong: 
         exercise = Exercise(gid, source, tests)
         if only and gid not in only:
             continue
+        if only and not only - {e["grade_id"] for e in report["exercises"]} - {gid}:
+            cells = cells[:i]  # the last exercise of this worker's share: the rest of the notebook is not needed
         if cell_timeout is not None:  # alone: the reference and the wrong answers, every cell
             hard = cell_timeout * (len(tests) + 1) + 5  # nbgrader interrupts a cell; this kills a child that ignores it
             todo = [Mutant(f"{gid}:reference", "reference", source, "")]
@@ -539,28 +546,53 @@ class Tally:
         return (self.killed - self.killed_equivalent) / n if n else 1.0
 
 
-def spawn(path: Path, args) -> tuple:
-    """A worker for one notebook; its output goes to temporary files (a pipe could fill and block it)."""
+def spawn(path: Path, args, share: list[str]) -> tuple:
+    """A worker for (a share of the exercises of) one notebook; its output goes to temporary files (a pipe
+    could fill and block it)."""
     cmd = [sys.executable, __file__, "--worker", str(path), "-j", str(args.jobs), "--timeout", str(args.timeout)]
     cmd += ["--wrong"] if args.wrong else []
     if args.cell_timeout is not None:
         cmd += ["--cell-timeout", str(args.cell_timeout)]
     if args.answers_in is not None:
         cmd += ["--answers-in", str(args.answers_in)]
-    for gid in args.exercise or ():
+    for gid in share:
         cmd += ["--exercise", gid]
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 (lives past this block)
     proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, start_new_session=True)
     return proc, out, err
 
 
+def shares(path: Path, args) -> list[tuple[list[str], int]]:
+    """The notebook's exercises in runs of at most --share cases each (mutants, or wrong answers), with sizes.
+
+    Why: most cases wait (on a check's deadline, a peer's timeout), so the run lasts as long as its
+    longest worker; a big notebook split into shares, each with its own warm worker, spreads its cases
+    over the slots instead of queueing them behind `-j` of its own.
+    """
+    found, size = [], 0
+    for kind, gid, source in read_notebook(path):
+        if kind != "solution" or (args.exercise and gid not in args.exercise):
+            continue
+        n = (len(catalogue.wrong_answers(path.parent.name, gid, folder=args.answers_in)) + 1
+             if args.cell_timeout is not None else len(mutants(gid, source)))
+        if found and size + n <= args.share:
+            found[-1][0].append(gid)
+            found[-1] = (found[-1][0], found[-1][1] + n)
+        else:
+            found.append(([gid], n))
+        size = found[-1][1]
+    return found
+
+
 def run_all(paths: list[Path], args) -> list[dict]:
-    # the biggest notebooks first: the run takes as long as its longest notebook, so start that one early
-    reports, pending, running = [], sorted(paths, key=lambda p: -p.stat().st_size), []
+    # the biggest shares first: the run lasts as long as its longest worker, so start those early
+    pending = sorted(((path, share, n) for path in paths for share, n in shares(path, args)), key=lambda u: -u[2])
+    parts: dict[Path, list[dict]] = {}
+    running: list = []
     while pending or running:
         while pending and len(running) < args.notebooks:
-            path = pending.pop(0)
-            running.append((path, *spawn(path, args)))
+            path, share, _ = pending.pop(0)
+            running.append((path, *spawn(path, args, share)))
         while all(proc.poll() is None for _, proc, _, _ in running):
             time.sleep(0.05)  # noqa: TID251 - sleep-ok: polling a few worker processes
         k = next(k for k, (_, proc, _, _) in enumerate(running) if proc.poll() is not None)
@@ -569,13 +601,21 @@ def run_all(paths: list[Path], args) -> list[dict]:
         err.seek(0)
         lines = out.read().decode(errors="replace").splitlines()
         if proc.returncode != 0 or not lines:
-            reports.append({"notebook": os.path.relpath(path, REPO), "section": path.parent.name,
-                            "error": err.read().decode(errors="replace")[-2000:] or f"exit {proc.returncode}",
-                            "exercises": []})
+            parts.setdefault(path, []).append({
+                "error": err.read().decode(errors="replace")[-2000:] or f"exit {proc.returncode}", "exercises": []})
         else:
-            reports.append(json.loads(lines[-1]))
+            parts.setdefault(path, []).append(json.loads(lines[-1]))
         out.close()
         err.close()
+    reports = []
+    for path, found in parts.items():  # one report per notebook, its exercises in the notebook's order
+        order = {gid: k for k, (_, gid, _) in enumerate(read_notebook(path))}
+        errors = [r["error"] for r in found if r.get("error")]
+        rep = {"notebook": os.path.relpath(path, REPO), "section": path.parent.name,
+               "exercises": sorted((e for r in found for e in r["exercises"]), key=lambda e: order[e["grade_id"]])}
+        if errors:
+            rep["error"] = "\n".join(errors)
+        reports.append(rep)
     return sorted(reports, key=lambda r: r["notebook"])
 
 
@@ -635,8 +675,10 @@ def report(reports: list[dict], equivalent: dict[str, str], show_survivors: bool
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sections", nargs="*", help="section folders (e.g. 03_server or server); default: all")
-    parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants run at once per notebook (default 2)")
-    parser.add_argument("--notebooks", type=int, default=3, help="notebooks worked on at once (default 3)")
+    parser.add_argument("-j", "--jobs", type=int, default=3, help="mutants run at once per worker (default 3)")
+    parser.add_argument("--notebooks", type=int, default=4, help="workers at once (default 4)")
+    parser.add_argument("--share", type=int, default=90,
+                        help="most mutants one worker takes: a bigger notebook is split (default 90)")
     parser.add_argument("--timeout", type=float, default=6.0, help="least deadline per mutant, seconds")
     parser.add_argument("--exercise", action="append", help="only this solution grade_id (repeatable)")
     parser.add_argument("--survivors", action="store_true", help="list every surviving mutant")
@@ -671,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cell_timeout is not None:  # the honesty harness reads the JSON: no kill rates to report
         return 0
     ok = report(reports, load_equivalent(), args.survivors or not args.check)
-    print(f"run time {time.monotonic() - start:.1f} s ({args.notebooks} notebooks x {args.jobs} mutants at once)")
+    print(f"run time {time.monotonic() - start:.1f} s ({args.notebooks} workers x {args.jobs} mutants at once)")
     return 0 if ok or not args.check else 1
 
 
