@@ -15,8 +15,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import gc
 import io
 import re
+import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +143,29 @@ def load(answer: Answer):
 def reference(assignment: str, grade_id: str):
     """The reference solution's function or class."""
     return define(assignment, grade_id, reference_source(assignment, grade_id), f"<{assignment} {grade_id}>")
+
+
+@contextlib.contextmanager
+def its_leaks_are_its_own(grace: float = 2.0):
+    """Run a wrong answer whose mistake leaves its own sockets to the garbage collector (a crash on a reset,
+    a socket never closed): their ResourceWarnings are the answer's, not the harness's.
+
+    For the leak-strict tests: the threads started in the block get `grace` seconds to end, then the
+    garbage is collected here, its warnings ignored. Descriptors still open afterwards are not garbage:
+    the leak check after the test still sees them.
+    """
+    before = set(threading.enumerate())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            yield
+        finally:
+            from course_lib.timing import Deadline, scaled
+
+            deadline = Deadline(scaled(grace))
+            for t in set(threading.enumerate()) - before:
+                t.join(deadline.remaining())
+            gc.collect()
 
 
 # --- which shared check each exercise's tests call ---------------------------------------------------
