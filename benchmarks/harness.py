@@ -5,22 +5,43 @@ Why: a notebook runs a dozen checks per section; each small-message check
 should cost well under 20 ms so that a whole notebook's tests finish in
 seconds.  Figures are for the visible subset (edge_cases=False) and the
 full run with edge cases (1 MiB payloads, dribbles, timeouts).
+
+The correct answers are the notebooks' reference solutions, loaded by the
+tests' catalogue (tests/answers.py), each check called as its notebook calls it.
 """
 
 import os
+import socket
 import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "course_lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-import harness_answers as A  # noqa: E402  (correct reference answers)
+import answers as A  # noqa: E402  (the catalogue of answers)
 
 from course_lib import checks  # noqa: E402
 
-# the correct answers the tests use; dual-stack is timed apart (it has no edge cases, and may be skipped)
-CASES = A.CORRECT
+
+def make_dualstack_server():
+    """check_dualstack_server has no exercise (so no reference cell): its correct answer."""
+    return socket.create_server(("", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+
+
+def cases():
+    """(name, function of edge_cases) for every check a notebook calls, and the two that none calls alone."""
+    found = []
+    for section in A.assignments():
+        for call in A.check_calls(section):
+            check, answer = getattr(checks, call.check), A.reference(section, call.grade_id)
+            found.append((call.check, lambda edge, check=check, answer=answer, call=call:
+                          check(answer, *call.args, edge_cases=edge, **dict(call.kwargs))))
+    send_msg, recv_msg = A.reference("04_client", "ex5_send_msg"), A.reference("04_client", "ex6_recv_msg")
+    found.append(("check_framing", lambda edge: checks.check_framing(send_msg, recv_msg, edge_cases=edge)))
+    found.append(("check_dualstack_server",
+                  lambda edge: checks.check_dualstack_server(make_dualstack_server)))
+    return found
 
 
 def median_ms(fn, runs: int) -> float:
@@ -35,12 +56,10 @@ def median_ms(fn, runs: int) -> float:
 def main(runs: int = 7) -> None:
     print(f"median of {runs} runs, milliseconds")
     print(f"{'check':32} {'visible':>9} {'with edge cases':>16}")
-    for check, answer in CASES:
-        basic = median_ms(lambda check=check, answer=answer: check(*answer, edge_cases=False), runs)
-        full = median_ms(lambda check=check, answer=answer: check(*answer, edge_cases=True), runs)
-        print(f"{check.__name__:32} {basic:9.1f} {full:16.1f}")
-    dualstack = median_ms(lambda: checks.check_dualstack_server(A.make_dualstack_server), runs)
-    print(f"{'check_dualstack_server':32} {dualstack:9.1f} {dualstack:16.1f}")
+    for name, run in cases():
+        basic = median_ms(lambda run=run: run(False), runs)
+        full = median_ms(lambda run=run: run(True), runs)
+        print(f"{name:32} {basic:9.1f} {full:16.1f}")
 
 
 if __name__ == "__main__":

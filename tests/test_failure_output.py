@@ -16,12 +16,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import answers as catalogue
 from course_lib.grading.cells import exercises, grade_id, is_graded, solution_cell
 from course_lib.grading.course import assignments, make_api
 from course_lib.grading.release import generate
 
 ROOT = Path(__file__).resolve().parents[1]
-WRONG = ROOT / "tests" / "wrong_answers"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NOT_WRITTEN_LINES = 12
 WRONG_ANSWER_LINES = 45
@@ -113,14 +113,13 @@ def test_wrong_answer_failures_are_short_and_clean(assignment):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and not is_graded(cell):
                 run_cell(client, nb, index)
-        for wrong in sorted((WRONG / assignment).glob("*.py")):
-            exercise = wrong.name.split("__")[0]
-            cell = solution_cell(nb, exercise)
+        for wrong in catalogue.wrong_answers(assignment):
+            cell = solution_cell(nb, wrong.grade_id)
             index = nb.cells.index(cell)
             reference = cell.source
-            run_cell(client, nb, index, wrong.read_text())
-            for test in visible[exercise]:
+            run_cell(client, nb, index, wrong.source)
+            for test in visible[wrong.grade_id]:
                 text = error_text(run_cell(client, nb, test))
-                found += problems(f"{wrong.name} in {grade_id(nb.cells[test])}", text, WRONG_ANSWER_LINES)
+                found += problems(f"{wrong.path.name} in {grade_id(nb.cells[test])}", text, WRONG_ANSWER_LINES)
             run_cell(client, nb, index, reference)
     assert not found, "\n".join(found)

@@ -10,70 +10,74 @@ scores three kinds of submission:
   one solution cell of the reference: its exercise must score less than full, and every graded cell must
   fail under at least one wrong answer of its exercise. An exercise with no wrong answer fails the suite;
 - each correct answer in another style, tests/correct_answers/<assignment>/<grade_id>__<style>.py: its
-  exercise must score full marks (no false negatives). The k-th style of every exercise share one
-  submission, so the extra grading costs one notebook per style index, not one per answer.
+  exercise must score full marks (no false negatives).
+
+The k-th wrong answer (and the k-th correct style) of every exercise share one submission, so grading
+costs one notebook per index, not one per answer (section 04: 11 notebooks instead of 59). Packed
+together, a leaky wrong answer could make a later exercise fail for a reason of its own; so every wrong
+answer is also run alone, beside the reference solutions of the other exercises, in a child forked
+from one warm process per notebook (benchmarks/mutants.py's worker, which runs every test cell as
+nbgrader does: a cell fails when it raises, writes to stderr or overruns the cell timeout). A wrong
+answer loses points only if it does in the grading run *and* alone; a cell is caught by a wrong answer
+only if it fails in both. The reference must pass every cell alone too, or the alone run proves nothing.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
-import warnings
 import shutil
-from dataclasses import dataclass
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import answers as catalogue
+from answers import Answer
 from course_lib.grading.cells import exercises, grade_id, is_graded, is_solution, solution_cell
 from course_lib.grading.course import assignments, make_api
 from course_lib.grading.grade import grade
 from course_lib.grading.release import generate
 
-WRONG = Path(__file__).parent / "wrong_answers"
-CORRECT = Path(__file__).parent / "correct_answers"
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+ALONE = REPO / "benchmarks" / "mutants.py"
 ASSIGNMENTS = assignments()
-FIXTURE_NAME = re.compile(r"^(?P<gid>[a-z0-9_]+?)__(?P<mistake>[a-z0-9_]+)\.py$")
 
 
-@dataclass(frozen=True)
-class WrongAnswer:
-    assignment: str
-    grade_id: str
-    mistake: str
-    path: Path
-
-    @property
-    def student(self) -> str:
-        return f"wrong-{self.grade_id}-{self.mistake}".replace("_", "-")
-
-
-def wrong_answers(assignment: str, folder: Path | None = None) -> list[WrongAnswer]:
-    found = []
-    for path in sorted((folder or WRONG / assignment).glob("*.py")):
-        m = FIXTURE_NAME.match(path.name)
-        assert m, f"{path}: name it <grade_id>__<mistake>.py"
-        found.append(WrongAnswer(assignment, m["gid"], m["mistake"], path))
-    return found
-
-
-def correct_answers(assignment: str) -> list[WrongAnswer]:
+def correct_answers(assignment: str) -> list[Answer]:
     """tests/correct_answers/<assignment>/<grade_id>__<style>.py: right answers in other styles."""
-    return wrong_answers(assignment, CORRECT / assignment)
+    return catalogue.correct_answers(assignment)
 
 
-def correct_submissions(assignment: str) -> dict[str, list[WrongAnswer]]:
+def wrong_answers(assignment: str, folder: Path | None = None) -> list[Answer]:
+    """tests/wrong_answers/<assignment>/<grade_id>__<mistake>.py (or a self-test course's folder)."""
+    return catalogue.wrong_answers(assignment, folder=folder)
+
+
+def correct_submissions(assignment: str) -> dict[str, list[Answer]]:
     """Student name -> the correct answers it carries: the k-th style of every exercise in one notebook.
 
-    Why: one notebook per style index, not per answer, keeps the grading run short; a correct answer
-    can only raise its own exercise's cells, so packing them together hides nothing.
+    A correct answer can only raise its own exercise's cells, so packing them together hides nothing.
     """
-    by_exercise: dict[str, list[WrongAnswer]] = {}
-    for answer in correct_answers(assignment):
+    return packs(correct_answers(assignment), "correct")
+
+
+def packs(answers: list[Answer], prefix: str) -> dict[str, list[Answer]]:
+    """Student name -> the answers it carries: the k-th answer of every exercise in one notebook."""
+    by_exercise: dict[str, list[Answer]] = {}
+    for answer in answers:
         by_exercise.setdefault(answer.grade_id, []).append(answer)
     rounds = max((len(v) for v in by_exercise.values()), default=0)
-    return {f"correct-{k + 1}": [v[k] for v in by_exercise.values() if k < len(v)] for k in range(rounds)}
+    return {f"{prefix}-{k + 1}": [v[k] for v in by_exercise.values() if k < len(v)] for k in range(rounds)}
+
+
+def cell_timeout() -> float:
+    """nbgrader's per-cell timeout in the course's configuration (a cell that overruns it fails)."""
+    m = re.search(r"^c\.Execute\.timeout\s*=\s*([0-9.]+)", (REPO / "grading" / "nbgrader_config.py").read_text(), re.M)
+    return float(m[1]) if m else 30.0
 
 
 def notebook(assignment: str, known=None) -> Path:
@@ -87,68 +91,100 @@ def release_text(nb: nbformat.NotebookNode) -> str:
 
 
 class Runs:
-    """Grades each assignment's blank, reference and wrong-answer submissions once per session."""
+    """Grades the blank, reference, correct and wrong-answer submissions of the assignments once per session.
 
-    def __init__(self, tmp_path_factory, source: Path | None = None, wrong: Path | None = None):
+    All the assignments the session's tests ask for are graded in one grading run (one set-up, one pool of
+    workers kept busy across sections), while one process runs every wrong answer alone beside it.
+    """
+
+    def __init__(self, tmp_path_factory, source: Path | None = None, wrong: Path | None = None,
+                 wanted: set[str] | None = None):
         self.tmp = tmp_path_factory
         self.source = source
         self.known = assignments(source) if source else ASSIGNMENTS
         self.wrong = wrong  # a folder of fixtures for a single-assignment test course
-        self.cache: dict[str, dict] = {}
+        self.wanted = sorted(wanted or self.known)
+        self.cache: dict[str, dict | Exception] = {}
 
     def get(self, assignment: str) -> dict:
         if assignment not in self.cache:
+            todo = [a for a in self.wanted if a not in self.cache] or [assignment]
+            if assignment not in todo:
+                todo.append(assignment)
             try:
-                self.cache[assignment] = self._run(assignment)
-            except Exception as exc:  # grade once: every test of this assignment reports the same failure
-                self.cache[assignment] = exc
-        if isinstance(self.cache[assignment], Exception):
-            raise self.cache[assignment]
-        return self.cache[assignment]
+                self.cache.update(self._run(todo))
+            except Exception as exc:  # grade once: every test of these assignments reports the same failure
+                self.cache.update({a: exc for a in todo})
+        found = self.cache[assignment]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
-    def _run(self, assignment: str) -> dict:
-        base = self.tmp.mktemp(assignment)
+    def _run(self, todo: list[str]) -> dict[str, dict]:
+        base = self.tmp.mktemp("honesty")
         api = make_api(base / "release-course", self.source)
-        release_dir = generate(api, self.known[assignment])
-        source = notebook(assignment, self.known)
-        released = release_dir / source.name
         subs = base / "submissions"
+        released, packed = {}, {}
+        for assignment in todo:
+            source = notebook(assignment, self.known)
+            released[assignment] = generate(api, self.known[assignment]) / source.name
 
-        def put(student: str, nb_path: Path | None = None, nb: nbformat.NotebookNode | None = None):
-            dest = subs / student / assignment / source.name
-            dest.parent.mkdir(parents=True)
-            if nb is not None:
+            def put(student: str, nb: nbformat.NotebookNode, assignment=assignment, source=source):
+                dest = subs / student / assignment / source.name
+                dest.parent.mkdir(parents=True)
                 nbformat.write(nb, str(dest))
-            else:
-                shutil.copyfile(nb_path, dest)
 
-        put("blank", released)
-        put("reference", source)
-        for wrong in wrong_answers(assignment, self.wrong):
-            nb = nbformat.read(str(source), as_version=4)
-            cell = solution_cell(nb, wrong.grade_id)
-            cell.source = wrong.path.read_text().rstrip("\n")
-            put(wrong.student, nb=nb)
-        if self.wrong is None:  # the real course (not a self-test course) has correct-answer fixtures
-            for student, answers in correct_submissions(assignment).items():
+            put("blank", nbformat.read(str(released[assignment]), as_version=4))
+            put("reference", nbformat.read(str(source), as_version=4))
+            packed[assignment] = packs(wrong_answers(assignment, self.wrong), "wrong")
+            correct = {} if self.wrong is not None else correct_submissions(assignment)  # none in a self-test
+            for student, answers in {**packed[assignment], **correct}.items():
                 nb = nbformat.read(str(source), as_version=4)
                 for answer in answers:
-                    solution_cell(nb, answer.grade_id).source = answer.path.read_text().rstrip("\n")
-                put(student, nb=nb)
-        results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1, source=self.source)
-        by_student = {r.student: r for r in results}
+                    solution_cell(nb, answer.grade_id).source = answer.source.rstrip("\n")
+                put(student, nb)
+        # meanwhile, every wrong answer alone, in children forked from one warm process per notebook
+        cmd = [sys.executable, str(ALONE), "--cell-timeout", str(cell_timeout()), "--json", str(base / "alone.json"),
+               "--notebooks", "2", "-j", "2",
+               *(str(notebook(a, self.known)) for a in todo)]
+        if self.wrong is not None:
+            cmd += ["--answers-in", str(self.wrong)]
+        with open(base / "alone.log", "wb") as log:
+            alone = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+            try:
+                results = grade(subs, base / "out", feedback=False, jobs=os.cpu_count() or 1, source=self.source)
+                alone.wait(timeout=1800)
+            finally:
+                if alone.poll() is None:
+                    os.killpg(alone.pid, 9)
+                    alone.wait()
+        assert alone.returncode == 0, f"the alone run failed: {(base / 'alone.log').read_text()[-3000:]}"
+        reports = {Path(r["notebook"]).parent.name: r for r in json.loads((base / "alone.json").read_text())}
         for r in results:
-            assert r.graded, f"{r.student}: could not be graded: {r.problems}"
-            assert not r.flags, f"{r.student}: flagged by the integrity scan: {r.flags}"
-        return {
-            "released": nbformat.read(str(released), as_version=4),
-            "results": by_student,
-        }
+            assert r.graded, f"{r.assignment}/{r.student}: could not be graded: {r.problems}"
+            assert not r.flags, f"{r.assignment}/{r.student}: flagged by the integrity scan: {r.flags}"
+        runs = {}
+        for assignment in todo:
+            report = reports[assignment]
+            assert not report.get("error"), f"{assignment}: the alone run failed: {report['error']}"
+            runs[assignment] = {
+                "released": nbformat.read(str(released[assignment]), as_version=4),
+                "results": {r.student: r for r in results if r.assignment == assignment},
+                "pack": {a.key: student for student, answers in packed[assignment].items() for a in answers},
+                "alone": {f"{ex['grade_id']}__{r['id'].split(':', 1)[1]}": r
+                          for ex in report["exercises"] for r in [ex["reference"], *ex["wrong"]]},
+            }
+        return runs
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory):
-    return Runs(tmp_path_factory)
+def runs(tmp_path_factory, request):
+    """Grades, in one run, every assignment that the selected tests of this file ask for."""
+    here = Path(__file__)
+    wanted = {item.callspec.params["assignment"] for item in request.session.items
+              if Path(str(item.fspath)) == here and "assignment" in getattr(getattr(item, "callspec", None),
+                                                                             "params", {})}
+    return Runs(tmp_path_factory, wanted=wanted)
 
 
 ASSIGNMENT_IDS = sorted(ASSIGNMENTS)
@@ -206,16 +242,19 @@ def passing_on_blank(run: dict) -> dict:
     return {gid: s for gid, s in run["results"]["blank"].cells.items() if s[0] > 0}
 
 
-def uncaught_cells(nb: nbformat.NotebookNode, registered: list[WrongAnswer], run: dict) -> list[str]:
+def fails(run: dict, wrong: Answer, gid: str) -> bool:
+    """The wrong answer fails cell `gid`: in the grading run (packed with others) and alone."""
+    score, most = run["results"][run["pack"][wrong.key]].cells[gid]
+    return score < most and gid in run["alone"][wrong.key].get("failed", ())
+
+
+def uncaught_cells(nb: nbformat.NotebookNode, registered: list[Answer], run: dict) -> list[str]:
     """Graded cells that no wrong answer of their exercise makes fail."""
-    results = run["results"]
     uncaught = []
     for exercise, cells in exercises(nb).items():
         mine = [w for w in registered if w.grade_id == exercise]
         assert mine, f"exercise {exercise} has no registered wrong answer"
-        for gid in cells:
-            if not any(results[w.student].cells[gid][0] < results[w.student].cells[gid][1] for w in mine):
-                uncaught.append(gid)
+        uncaught += [gid for gid in cells if not any(fails(run, w, gid) for w in mine)]
     return uncaught
 
 
@@ -232,6 +271,9 @@ def test_reference_scores_full_marks(assignment, runs):
     short = {gid: s for gid, s in result.cells.items() if s[0] < s[1]}
     assert not short, f"the reference solution loses points on: {short}"
     assert result.score == result.max_score > 0
+    alone = {key: r["why"] for key, r in runs.get(assignment)["alone"].items() if key.endswith("__reference")
+             and r["killed"]}
+    assert not alone, f"the reference fails in the alone run (so that run proves nothing): {alone}"
 
 
 @pytest.mark.parametrize("assignment,wrong", WRONG_IDS,
@@ -240,14 +282,16 @@ def test_wrong_answer_loses_points(assignment, wrong, runs):
     nb = nbformat.read(str(notebook(assignment)), as_version=4)
     owners = exercises(nb)
     assert wrong.grade_id in owners, f"{wrong.path.name}: no solution cell {wrong.grade_id!r} in {assignment}"
-    result = runs.get(assignment)["results"][wrong.student]
+    run = runs.get(assignment)
+    result = run["results"][run["pack"][wrong.key]]
     cells = {gid: result.cells[gid] for gid in owners[wrong.grade_id]}
     got, total = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
     assert got < total, f"{wrong.path.name} scores full marks ({got:g}/{total:g}) on {sorted(cells)}"
-    others = {gid: s for ex, gids in owners.items() if ex != wrong.grade_id for gid in gids
-              for s in [result.cells[gid]] if s[0] < s[1]}
-    if others:  # a leaky wrong answer can disturb later exercises in the same kernel: worth a look, not a failure
-        warnings.warn(f"{wrong.path.name} also costs other exercises' cells {others}", UserWarning, stacklevel=2)
+    alone = run["alone"][wrong.key]
+    assert alone["killed"], f"{wrong.path.name} passes every test cell of {wrong.grade_id} when run alone"
+    assert any(fails(run, wrong, gid) for gid in cells), (
+        f"{wrong.path.name} loses points on {sorted(g for g, s in cells.items() if s[0] < s[1])} graded beside "
+        f"other wrong answers, but alone it fails {alone.get('failed')}: no cell fails in both")
 
 
 @pytest.mark.parametrize("assignment", [a for a in ASSIGNMENT_IDS if correct_answers(a)])

@@ -8,6 +8,10 @@ bounds, and runs every notebook under notebooks/ with tests/run_notebooks.py. Th
 suite is covered by the suite itself (nbval and the honesty harness), so it is skipped here; so is a
 version not installed on this machine (looked for in $PYENV_ROOT/versions, then on PATH), with a message.
 Deselect with `-m "not pythons"`.
+
+The versions' installs and notebook runs are mostly waiting (on the package cache, on kernels starting,
+on the notebooks' own timeouts), so they all start at once, each in a background process (this file run
+as a script), and each version's test collects its own.
 """
 from __future__ import annotations
 
@@ -74,22 +78,67 @@ def install(python: str, venv: Path, env: dict[str, str]) -> Path:
     return target
 
 
-@pytest.mark.pythons
-@pytest.mark.parametrize("minor", supported_pythons())
-def test_notebooks_run_under(minor, tmp_path, record_property):
-    if minor == "{}.{}".format(*sys.version_info[:2]):
-        pytest.skip(f"Python {minor} runs this suite: nbval and the honesty harness cover it")
-    python = interpreter(minor)
-    if python is None:
-        pytest.skip(f"Python {minor} is not installed here (looked in {PYENV}/{minor}.* and on PATH)")
+def install_and_run(python: str, work: Path) -> int:
+    """One version's whole job (run in a background process): install, run every notebook, report.
+
+    The first line printed is the timing; then run_notebooks.py's lines. Exit status 0 when all ran.
+    """
     env = clean_env()
     start = time.monotonic()
-    target = install(python, tmp_path / "venv", env)
+    try:
+        target = install(python, work / "venv", env)
+    except AssertionError as exc:
+        print(f"{python}: install failed\n{exc}", flush=True)
+        return 1
     installed = time.monotonic() - start
     done = subprocess.run([str(target), str(ROOT / "tests" / "run_notebooks.py"), *NOTEBOOKS], check=False,
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=500)
-    timing = (f"Python {minor} ({python}): installed in {installed:.1f}s, {len(NOTEBOOKS)} notebooks "
-              f"run in {time.monotonic() - start - installed:.1f}s")
+                          cwd=work, env=env, capture_output=True, text=True, timeout=500)
+    print(f"({python}): installed in {installed:.1f}s, {len(NOTEBOOKS)} notebooks "
+          f"run in {time.monotonic() - start - installed:.1f}s\n{done.stdout}{done.stderr[-3000:]}", flush=True)
+    return done.returncode
+
+
+def this_python() -> str:
+    return "{}.{}".format(*sys.version_info[:2])
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """Every other supported Python's install-and-run, started at once in the background."""
+    jobs = {}
+    for minor in supported_pythons():
+        python = interpreter(minor)
+        if minor == this_python() or python is None:
+            continue
+        work = tmp_path_factory.mktemp(f"python{minor}")
+        out = open(work / "report.txt", "w+")  # noqa: SIM115 - read by the version's test, closed below
+        proc = subprocess.Popen([sys.executable, __file__, python, str(work)], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=work, start_new_session=True)
+        jobs[minor] = (proc, out, time.monotonic())
+    yield jobs
+    for proc, out, _ in jobs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        out.close()
+
+
+@pytest.mark.pythons
+@pytest.mark.parametrize("minor", supported_pythons())
+def test_notebooks_run_under(minor, started, record_property):
+    if minor == this_python():
+        pytest.skip(f"Python {minor} runs this suite: nbval and the honesty harness cover it")
+    if minor not in started:
+        pytest.skip(f"Python {minor} is not installed here (looked in {PYENV}/{minor}.* and on PATH)")
+    proc, out, since = started[minor]
+    status = proc.wait(timeout=900)
+    out.seek(0)
+    report = out.read()
+    timing = f"Python {minor} {report.splitlines()[0] if report else ''} (all versions at once)"
     record_property("python_timing", timing)  # printed at the end of the run (tests/conftest.py)
-    print(f"{timing}\n{done.stdout}")
-    assert done.returncode == 0, f"notebooks failed under Python {minor}:\n{done.stdout}{done.stderr[-3000:]}"
+    print(report)
+    assert status == 0, f"notebooks failed under Python {minor}:\n{report[-6000:]}"
+
+
+if __name__ == "__main__":
+    sys.exit(install_and_run(sys.argv[1], Path(sys.argv[2])))

@@ -8,23 +8,18 @@ names the mistake, and one that only the hidden cases catch must pass the visibl
 """
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import sys
-from pathlib import Path
 
-import nbformat
 import pytest
 
+import answers as A
+from course_lib import resources
 from course_lib import checks as mux
-from course_lib.grading.cells import solution_cell
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "07_multiplexing" / "multiplexing.ipynb"
-WRONG = ROOT / "tests" / "wrong_answers" / "07_multiplexing"
-# what the notebook's setup cell provides to the solution cells
-SETUP = ("import errno, os, select, selectors, socket, ssl, threading, time\n"
-         "from course_lib.timing import scaled\n")
+SECTION = "07_multiplexing"
 
 EXERCISES = {
     "ex1_flush": ("flush", mux.check_flush),
@@ -78,32 +73,24 @@ MISTAKES = {
 }
 
 
-def define(source: str, name: str):
-    namespace: dict = {}
-    exec(SETUP, namespace)  # noqa: S102 - the notebook setup cell, as the kernel runs it
-    exec(compile(source, name, "exec"), namespace)  # noqa: S102 - a solution cell or fixture
-    return namespace[name]
-
-
-def reference(gid: str):
-    nb = nbformat.read(str(NOTEBOOK), as_version=4)
-    return define(solution_cell(nb, gid).source, EXERCISES[gid][0])
+# a wrong answer that leaks a descriptor with no socket object (detach()): the test closes it afterwards
+LEAKS_DESCRIPTORS = {"ex2_connect_nonblocking__detaches_on_failure"}
 
 
 @pytest.mark.parametrize("gid", sorted(EXERCISES))
 def test_reference_solution_passes(gid):
-    EXERCISES[gid][1](reference(gid))
+    EXERCISES[gid][1](A.reference(SECTION, gid))
 
 
 def test_every_fixture_is_described_here():
-    assert sorted(p.stem for p in WRONG.glob("*.py")) == sorted(MISTAKES)
+    assert sorted(w.key for w in A.wrong_answers(SECTION)) == sorted(MISTAKES)
 
 
 @pytest.mark.parametrize("fixture", sorted(MISTAKES))
 def test_wrong_answer_fails_naming_the_mistake(fixture):
-    gid = fixture.split("__")[0]
-    name, check = EXERCISES[gid]
-    wrong = define((WRONG / f"{fixture}.py").read_text(), name)
+    (answer,) = [w for w in A.wrong_answers(SECTION) if w.key == fixture]
+    check = EXERCISES[answer.grade_id][1]
+    wrong = A.load(answer)
     visible, pattern = MISTAKES[fixture]
     if fixture.endswith("waits_without_timeout"):
         if sys.gettrace() is not None and sys.version_info < (3, 12):
@@ -115,10 +102,17 @@ def test_wrong_answer_fails_naming_the_mistake(fixture):
         with mux.unanswered_address() as address:
             if address is None:
                 pytest.skip("this platform answers a full backlog: no pending connect to time out")
-    if not visible:
-        check(wrong, edge_cases=False)  # only the hidden cases catch it
-    with pytest.raises(AssertionError, match=pattern):
-        check(wrong, edge_cases=not visible)
+    before = resources.open_fds()
+    try:
+        with A.its_leaks_are_its_own():
+            if not visible:
+                check(wrong, edge_cases=False)  # only the hidden cases catch it
+            with pytest.raises(AssertionError, match=pattern):
+                check(wrong, edge_cases=not visible)
+    finally:
+        if fixture in LEAKS_DESCRIPTORS and before is not None:
+            for fd in resources.new_socket_fds(before):
+                os.close(fd)
 
 
 # -- correct answers in other styles -----------------------------------------------------------
