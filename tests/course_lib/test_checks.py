@@ -16,7 +16,9 @@ from course_lib import checks, probes
 from course_lib.timing import scaled
 
 FAST = scaled(0.5)
-SECTIONS = [a for a in A.assignments() if A.check_calls(a)]
+# the shared checks of the server and client sections (they take a deadline and return nothing); the
+# checks of 01, 02, 05, 06 and 07 are tested in tests/exercises/ and, like these, by the honesty harness
+SECTIONS = ["03_server", "04_client"]
 CALLS = {c.id: c for a in SECTIONS for c in A.check_calls(a)}
 
 
