@@ -384,7 +384,7 @@ def check_bind_all(bind_all, *, edge_cases: bool = True) -> list:
     if skip_unless(ipv6_available(), "IPv6 is not usable here, so bind_all(['::1', ...]) was not checked"):
         both = check_closes_everything(bind_all, ["::1", "127.0.0.1"], what="bind_all(['::1', '127.0.0.1'])")
         _ports(both, 2, "bind_all(['::1', '127.0.0.1'])")
-    with faults.watch("bind", look=lambda sock: sock.type) as kinds:
+    with faults.watch("bind", look=faults.type_of) as kinds:
         check_closes_everything(bind_all, ["127.0.0.1", "127.0.0.1"], what="bind_all(['127.0.0.1'] * 2)")
     if not kinds or not all(k == socket.SOCK_STREAM for k in kinds):
         raise _fail("bind_all should bind TCP sockets (SOCK_STREAM), but it bound sockets of type "
