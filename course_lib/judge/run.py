@@ -56,24 +56,28 @@ def _nbgrader(cell) -> dict:
 def learner_names(nb) -> list[str]:
     """Every name bound at the top level of the notebook's solution cells: what the learner defines."""
     names: list[str] = []
+    for node in _statements(nb, "solution"):
+        targets: list = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            targets = [node.name]
+        elif isinstance(node, ast.Assign):
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            targets = [node.target.id]
+        names += [t for t in targets if t not in names]
+    return names
+
+
+def _statements(nb, kind: str):
+    """The top-level statements of the code cells marked `kind` ("solution", "locked") but not graded."""
     for cell in nb.cells:
         meta = _nbgrader(cell)
-        if cell.get("cell_type") != "code" or not meta.get("solution") or meta.get("grade"):
+        if cell.get("cell_type") != "code" or not meta.get(kind) or meta.get("grade"):
             continue
         try:
-            tree = ast.parse(cell.source)
+            yield from ast.parse(cell.source).body
         except SyntaxError:
             continue
-        for node in tree.body:
-            targets: list = []
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                targets = [node.name]
-            elif isinstance(node, ast.Assign):
-                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                targets = [node.target.id]
-            names += [t for t in targets if t not in names]
-    return names
 
 
 def preimport(nb) -> None:
@@ -85,19 +89,11 @@ def preimport(nb) -> None:
 
     modules = ["course_lib.judge.client", "course_lib.checks", "course_lib.peers", "course_lib.runners",
                "course_lib.faults"]
-    for cell in nb.cells:
-        meta = _nbgrader(cell)
-        if cell.get("cell_type") != "code" or not meta.get("locked") or meta.get("grade"):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in tree.body:
-            if isinstance(node, ast.Import):
-                modules += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.append(node.module)
+    for node in _statements(nb, "locked"):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.append(node.module)
     for name in modules:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
