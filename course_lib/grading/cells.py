@@ -1,11 +1,15 @@
 """Reading nbgrader cell metadata: which cells are solutions, which are graded, who owns which."""
 from __future__ import annotations
 
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the annotations: the judge reads notebooks without importing nbformat (slow)
+    from nbformat import NotebookNode
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
 
 
 def is_solution(cell: NotebookNode) -> bool:

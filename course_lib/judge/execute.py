@@ -29,6 +29,8 @@ from pathlib import Path
 from nbformat.v4 import new_code_cell
 from nbgrader.preprocessors import Execute
 
+from ..grading.cells import nbgrader_meta
+
 AGENT = "import course_lib.judge.agent as _sc_judge_agent; _sc_judge_agent.serve({path!r}, globals())"
 MAX_LINES = 2000  # verdict lines read from one judge
 GRACE = 10.0  # seconds the judge may take after the agent's cell ended
@@ -188,7 +190,7 @@ def _graded_outcomes(nb) -> list[tuple[str, bool]]:
     """(grade_id, raised) of every graded code cell the notebook ran: an error output means nbgrader's 0."""
     found = []
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         if cell.get("cell_type") == "code" and meta.get("grade") and meta.get("grade_id"):
             raised = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
             found.append((str(meta["grade_id"]), raised))

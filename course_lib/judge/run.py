@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 
+from ..grading.cells import nbgrader_meta
 from .kernel_only import kernel_only
 
 CLONE_NEWUSER = 0x10000000
@@ -46,11 +47,6 @@ class CellTimeout(AssertionError):
 def _line(text: str) -> str:
     clean = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
     return clean if len(clean) <= MAX_REASON else clean[: MAX_REASON - 1] + "…"
-
-
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
 
 
 def learner_names(nb) -> list[str]:
@@ -71,7 +67,7 @@ def learner_names(nb) -> list[str]:
 def _statements(nb, kind: str):
     """The top-level statements of the code cells marked `kind` ("solution", "locked") but not graded."""
     for cell in nb.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if cell.get("cell_type") != "code" or not meta.get(kind) or meta.get("grade"):
             continue
         try:
@@ -211,7 +207,7 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
     signal.signal(signal.SIGALRM, _alarm)
     sink = io.StringIO()
     for cell in nb.cells:
-        meta = _nbgrader(cell)
+        meta = nbgrader_meta(cell)
         if cell.get("cell_type") != "code" or meta.get("solution"):
             continue
         graded = bool(meta.get("grade"))
