@@ -9,7 +9,7 @@ Builds K copies of the reference submission of every chosen assignment and grade
 - with stock nbgrader, one course root, one `nbgrader autograde` then one `nbgrader generate_feedback` per
   assignment, one assignment after another (scores and per-student feedback: the same work as ours), and
 - with socket-course's grader (feedback on, sandbox where bubblewrap works, and the judge where it exists),
-  in this process,
+  in this process (with --without-judge, once more with the judge off: what the judge costs),
 then prints both wall times, their ratio, and the median seconds per notebook of each phase of our worker,
 beside the floor: the cells' own run time. It then grades classes of the --sizes given (the sections taken
 in turn) and prints the time per submission of each, which should stay flat.
