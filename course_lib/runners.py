@@ -120,15 +120,18 @@ class HarnessSocket(socket.socket):
     ``sendall``, or ``recv`` once, pass by luck.  The documentation allows
     both calls to transfer fewer bytes than asked; with ``short_sends`` /
     ``short_recvs`` this socket does so (at most half, at least one byte),
-    deterministically.  A listening HarnessSocket hands out HarnessSockets
+    deterministically.  ``recv_cap`` (when not 0) bounds every ``recv`` to that many bytes, so
+    "the bytes arrive in pieces of n" holds whatever the scheduler does, with the whole stream already
+    waiting in the buffer.  A listening HarnessSocket hands out HarnessSockets
     from ``accept()`` and remembers them in ``.accepted`` so the harness can
     check they were closed and close them if the learner's code timed out.
     """
 
-    def __init__(self, *args, short_sends: bool = False, short_recvs: bool = False, **kw):
+    def __init__(self, *args, short_sends: bool = False, short_recvs: bool = False, recv_cap: int = 0, **kw):
         super().__init__(*args, **kw)
         self.short_sends = short_sends
         self.short_recvs = short_recvs
+        self.recv_cap = recv_cap
         self.accepted: list = []
         self.bound: Bound | None = None  # set by harness_listener: the binding to release
         self.short_sends_made = 0
@@ -140,8 +143,8 @@ class HarnessSocket(socket.socket):
         """Like socket.accept, but the connection is a HarnessSocket."""
         fd, addr = self._accept()
         try:
-            conn = HarnessSocket(self.family, self.type, self.proto, fileno=fd,
-                                 short_sends=self.short_sends, short_recvs=self.short_recvs)
+            conn = HarnessSocket(self.family, self.type, self.proto, fileno=fd, short_sends=self.short_sends,
+                                 short_recvs=self.short_recvs, recv_cap=self.recv_cap)
         except BaseException:  # e.g. the harness interrupting an abandoned call
             os.close(fd)
             raise
@@ -170,9 +173,11 @@ class HarnessSocket(socket.socket):
         self.bytes_sent += memoryview(data).nbytes
 
     def recv(self, bufsize, flags=0):
-        """recv(), returning at most half of ``bufsize`` when short_recvs is on."""
+        """recv(), returning at most half of ``bufsize`` when short_recvs is on, at most recv_cap bytes."""
         if self.short_recvs and bufsize > 1:
             bufsize //= 2
+        if self.recv_cap and bufsize > self.recv_cap:
+            bufsize = self.recv_cap
         data = super().recv(bufsize, flags)
         self.bytes_received += len(data)
         return data
@@ -183,6 +188,8 @@ class HarnessSocket(socket.socket):
             space = nbytes or memoryview(buffer).nbytes
             if space > 1:
                 nbytes = space // 2
+        if self.recv_cap and (nbytes or memoryview(buffer).nbytes) > self.recv_cap:
+            nbytes = self.recv_cap
         n = super().recv_into(buffer, nbytes, flags)
         self.bytes_received += n
         return n
@@ -218,7 +225,7 @@ def _harness_thread(thread: threading.Thread) -> bool:
     return thread in harness_threads
 
 
-def shape(sock, short_sends: bool = True, short_recvs: bool = True) -> HarnessSocket:
+def shape(sock, short_sends: bool = True, short_recvs: bool = True, recv_cap: int = 0) -> HarnessSocket:
     """Turn ``sock`` into a :class:`HarnessSocket` (the original is detached).
 
     Why: the framing and recv-exactly checks hand learners one end of a
@@ -227,7 +234,7 @@ def shape(sock, short_sends: bool = True, short_recvs: bool = True) -> HarnessSo
     """
     timeout = sock.gettimeout()
     new = HarnessSocket(sock.family, sock.type, sock.proto, fileno=sock.detach(),
-                        short_sends=short_sends, short_recvs=short_recvs)
+                        short_sends=short_sends, short_recvs=short_recvs, recv_cap=recv_cap)
     new.settimeout(timeout)
     return new
 

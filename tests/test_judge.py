@@ -68,6 +68,22 @@ def test_a_socket_crosses_the_channel_as_a_descriptor(pair):
             assert y.recv(100) == b"through the copy"
 
 
+def test_a_harness_sockets_shape_crosses_the_channel(pair):
+    from course_lib.runners import HarnessSocket, shape
+    channel, other = pair
+    far = wire.Channel(other)
+    x, y = socket.socketpair()
+    sx = shape(x, short_sends=True, short_recvs=False, recv_cap=2)
+    with sx, y:
+        enc = wire.Encoder()
+        channel.send({"v": enc.encode(sx)}, enc.fds)
+        message, fds = far.recv()
+        with wire.decode(message["v"], fds, harness=HarnessSocket) as copy:
+            assert (copy.short_sends, copy.short_recvs, copy.recv_cap) == (True, False, 2)
+            y.sendall(b"abc")
+            assert copy.recv(10) == b"ab"
+
+
 def test_values_round_trip_as_plain_data():
     value = [None, True, 3, 2.5, float("inf"), "text", b"\x00\xff", bytearray(b"ab"), (1, (2,)), {"k": [1]},
              {frozenset()}.pop(), socket.SOCK_DGRAM]

@@ -148,30 +148,31 @@ def check_record_stream(recv_record: Callable, stream: bytes, expected: list, *,
                       deadline: float | None = None) -> None:
     """Serve ``stream`` from a reference peer and call ``recv_record`` once per expected item.
 
-    The peer is ``dribble_server(stream, chunk)`` (sends ``chunk`` bytes at a
-    time, then closes) or, when ``cut`` is given,
-    ``close_midway_server(stream, cut)`` (sends the first ``cut`` bytes, then
-    closes).  ``expected`` lists what successive calls must produce: a
-    ``(kind, payload)`` tuple, ``None`` (clean end of stream), or an
+    The peer sends ``stream`` (or, when ``cut`` is given, its first ``cut``
+    bytes) and closes; every ``recv`` on the learner's socket returns at most
+    ``chunk`` bytes.  ``expected`` lists what successive calls must produce:
+    a ``(kind, payload)`` tuple, ``None`` (clean end of stream), or an
     exception class the call must raise.
 
     Why: a framing bug (one ``recv`` too few, the wrong byte order, ignoring
-    end of stream) only shows up when bytes arrive in pieces or stop early;
-    the reference peers make both happen deterministically, and the failure
-    message shows what was sent.
+    end of stream) only shows up when bytes arrive in pieces or stop early.
+    The pieces are made by the learner's socket, not by a peer pausing
+    between sends, so they are the same on a busy machine as on a quiet one
+    (a peer that dribbles races the reader: late reads find several pieces
+    waiting), and the failure message shows what was sent.
     """
-    from ..peers import close_midway_server, dribble_server
+    from ..peers import close_midway_server
 
     limit = DEFAULT_DEADLINE if deadline is None else deadline
-    server = (dribble_server(stream, chunk=chunk) if cut is None
-              else close_midway_server(stream, cut))
-    how = (f"the peer sends {len(stream)} bytes all at once, then closes"
-           if cut is None and chunk >= len(stream) else
-           f"the peer sends {len(stream)} bytes in pieces of {chunk} byte(s), then closes"
+    pieces = cut is None and chunk < len(stream)
+    how = (f"the peer sends {len(stream)} bytes, then closes; each recv returns at most {chunk} byte(s)"
+           if pieces else
+           f"the peer sends {len(stream)} bytes all at once, then closes"
            if cut is None else
            f"the peer sends {cut} of the {len(stream)} bytes {show(stream, 60)}, then closes")
-    with server as peer:
-        with socket.create_connection(peer.address, timeout=limit) as sock:
+    with close_midway_server(stream, cut) as peer:
+        raw = socket.create_connection(peer.address, timeout=limit)
+        with shape(raw, short_sends=False, short_recvs=False, recv_cap=chunk if pieces else 0) as sock:
             for number, want in enumerate(expected, start=1):
                 problem = _one_call(run_with_deadline, recv_record, sock, want, limit)
                 if problem:

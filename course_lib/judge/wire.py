@@ -125,7 +125,8 @@ class Encoder:
         return {"$socket": len(self.fds) - 1, "family": int(sock.family), "type": int(sock.type),
                 "proto": sock.proto, "timeout": sock.gettimeout(),
                 "harness": hasattr(sock, "short_sends"), "inheritable": sock.get_inheritable(),
-                "shape": [bool(getattr(sock, "short_sends", False)), bool(getattr(sock, "short_recvs", False))]}
+                "shape": [bool(getattr(sock, "short_sends", False)), bool(getattr(sock, "short_recvs", False)),
+                          int(getattr(sock, "recv_cap", 0))]}
 
 
 def describe_exception(exc: BaseException, encoder: Encoder | None = None, depth: int = 0) -> dict:
@@ -233,11 +234,14 @@ def _make_socket(data: dict, fds: list, harness) -> socket.socket:
     if not isinstance(index, int) or not 0 <= index < len(fds) or fds[index] is None:
         raise ProtocolError("a socket refers to a descriptor that was not sent")
     fd, fds[index] = fds[index], None
-    shape = data.get("shape") or [False, False]
+    shape = data.get("shape")
+    shape = (shape + [False, False, 0])[:3] if isinstance(shape, list) else [False, False, 0]
+    cap = shape[2] if type(shape[2]) is int and 0 <= shape[2] <= MAX_FRAME else 0
     try:
         family, kind, proto = int(data["family"]), int(data["type"]), int(data.get("proto") or 0)
         if harness is not None and data.get("harness") is True:
-            sock = harness(family, kind, proto, fileno=fd, short_sends=bool(shape[0]), short_recvs=bool(shape[1]))
+            sock = harness(family, kind, proto, fileno=fd, short_sends=bool(shape[0]), short_recvs=bool(shape[1]),
+                           recv_cap=cap)
         else:
             sock = socket.socket(family, kind, proto, fileno=fd)
     except BaseException:

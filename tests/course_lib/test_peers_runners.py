@@ -342,6 +342,18 @@ def test_harness_socket_short_sends_and_recvs():
         assert sa.short_sends_made == 1
 
 
+def test_harness_socket_recv_cap_bounds_every_read():
+    a, b = socket.socketpair()
+    sa = runners.shape(a, short_sends=False, short_recvs=False, recv_cap=3)
+    with sa, b:
+        b.sendall(b"123456789")
+        assert sa.recv(100) == b"123"
+        buf = bytearray(10)
+        assert sa.recv_into(buf) == 3 and buf[:3] == b"456"
+        assert sa.recv(2) == b"78"  # a smaller request is not raised to the cap
+        assert sa.bytes_received == 8
+
+
 def test_harness_listener_unix_and_accept():
     if not probes.unix_available():
         pytest.skip("no AF_UNIX")

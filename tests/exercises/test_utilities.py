@@ -74,6 +74,29 @@ def test_check_recv_record_accepts_good_and_rejects_bad():
         check_record_stream(lambda s: None, stream, [EOFError], cut=4)
 
 
+def _asks_for_n(sock):
+    """Asks recv for the whole field each time: right only while every recv returns at most what is missing."""
+    def exactly(n):
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n)
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+    kind, length = RECORD_HEADER.unpack(exactly(6))
+    return kind, exactly(length)
+
+
+def test_the_pieces_do_not_depend_on_the_scheduler():
+    """The whole stream is waiting before the first read, and one-byte pieces still come one at a time:
+    a reader that asks for n each time gets the same verdict on a busy machine as on a quiet one."""
+    stream = pack_record(1, b"hello") + pack_record(2, b"world")
+    check_record_stream(_asks_for_n, stream, [(1, b"hello"), (2, b"world")], chunk=1)
+    with pytest.raises(AssertionError, match="each recv returns at most 1 byte"):
+        check_record_stream(_one_recv, stream, [(1, b"hello")], chunk=1)
+
+
 def test_exception_name():
     try:
         struct.pack("!H", -1)
