@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from course_lib.grading.course import assignments, ensure_tools_on_path  # noqa: E402
-from course_lib.grading.grade import grade  # noqa: E402
+from course_lib.grading.grade import default_jobs, grade  # noqa: E402
 from course_lib.grading.sandbox import bwrap_path  # noqa: E402
 
 QUICK = {"copies": 2, "assignment": ["01_creation", "05_utilities"], "sizes": "2,4,8"}
@@ -171,7 +171,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="CI size: " + ", ".join(f"{k}={v}" for k, v in
                                                                                       QUICK.items()))
     parser.add_argument("--copies", type=int)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="submissions graded at once (default: socket-course grade's, one more than the cores)")
     parser.add_argument("--assignment", action="append")
     parser.add_argument("--sizes", help="comma-separated class sizes to grade for the time per submission "
                                         "('' for none)")

@@ -46,7 +46,7 @@ def cmd_grade(args) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from .grading.grade import grade
+    from .grading.grade import default_jobs, grade
     from .grading.intake import discover
     from .grading.sandbox import bwrap_path, unavailable_reason
 
@@ -57,7 +57,7 @@ def cmd_grade(args) -> int:
     if not args.no_sandbox and bwrap_path() is None:
         print(f"socket-course grade: warning: submissions run without a sandbox: {unavailable_reason()}",
               file=sys.stderr)
-    options = dict(feedback=not args.no_feedback, jobs=args.jobs, wall_budget=args.budget,
+    options = dict(feedback=not args.no_feedback, jobs=args.jobs or default_jobs(), wall_budget=args.budget,
                    sandbox=False if args.no_sandbox else None, cell_timeout=args.cell_timeout,
                    judge=not args.no_judge)
     if args.quiet:
@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "when every submission was graded, 2 when some could not be.")
     p.add_argument("submissions", help="folder of <student>/<assignment>/<notebook>.ipynb")
     p.add_argument("--out", required=True, help="folder for grades.csv, feedback and the gradebook")
-    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
-                   help="parallel workers (default: the number of cores)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="submissions graded at once (default: one more than the cores, as cells partly wait)")
     p.add_argument("--budget", type=float, default=60.0,
                    help="seconds one notebook may take to grade before it is stopped (default 60)")
     p.add_argument("--cell-timeout", type=int, default=None,

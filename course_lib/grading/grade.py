@@ -166,6 +166,20 @@ def _copy_feedback(job: Job, out: Path) -> None:
             shutil.copyfile(page, dest / page.name, follow_symlinks=False)
 
 
+def default_jobs() -> int:
+    """Submissions graded at once by default: one more than the cores.
+
+    Why: a notebook's cells spend part of their time waiting (on sockets, on deadlines that must expire),
+    so one kernel per core leaves a core idle about half the time. Measured on 2 cores, 35 reference
+    submissions, sandbox, feedback and judge on (benchmarks/grading.py): -j 2 took 50.9 s, -j 3 37.3 s,
+    -j 4 35.0 s with the cells' own time up by half (0.69 s against 0.43 s a notebook): one more is where
+    the gain is, with the checks' deadlines far from reach.
+    """
+    import os
+
+    return (os.cpu_count() or 1) + 1
+
+
 def grade(
     submissions: Path,
     out: Path,
