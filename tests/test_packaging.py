@@ -124,6 +124,15 @@ def test_wheel_works_without_a_clone(tmp_path):
     where = subprocess.run([str(python), "-c", "import course_lib; print(course_lib.__file__)"], cwd=elsewhere,
                            env=env, check=True, capture_output=True, text=True).stdout
     assert str(env_dir) in where, where
+    # every package of the tree is in the wheel (a package left out of pyproject's list imports from a
+    # clone but not from an install: the judge once did)
+    packages = sorted(".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "course_lib").rglob("__init__.py")
+                      if "__pycache__" not in p.parts)
+    imported = subprocess.run([str(python), "-c", "import importlib, sys\nfor name in sys.argv[1:]: "
+                               "print(importlib.import_module(name).__file__)", *packages],
+                              cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert all(str(env_dir) in line for line in imported.stdout.splitlines()), imported.stdout
     listed = subprocess.run([str(python), "-m", "course_lib.cli", "list"], cwd=elsewhere, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert listed.returncode == 0 and "03_server: server" in listed.stdout, listed.stderr
