@@ -353,6 +353,58 @@ def test_every_correct_answer_passes_the_judge_and_the_blank_fails_it(section, t
                 assert passed is not False, f"{section} {name}: the judge failed {gid}: {reason}"
 
 
+# --- cells that observe the learner's process, judged from outside -----------------------------------
+
+#: graded cells that used to be kernel-only (the notebook's verdict alone) and are judged now, by section
+JUDGED_FROM_OUTSIDE = {
+    "01_creation": ["ex2_describe_test", "ex2_describe_hidden", "ex3_adopt_test", "ex3_adopt_hidden"],
+    "02_constants": ["ex2_platform_support_hidden"],
+    "05_utilities": ["ex4_resolve_hidden", "ex5_default_timeout_test", "ex5_default_timeout_hidden"],
+    "06_errors": ["ex5_connect_with_retry_hidden"],
+}
+
+
+def _exercise(cell: str) -> str:
+    return re.sub(r"_(test|hidden)$", "", cell)
+
+
+@pytest.mark.parametrize("section", sorted(JUDGED_FROM_OUTSIDE))
+def test_cells_that_look_at_the_learners_process_are_judged(section, tmp_path):
+    """Each cell moved out of KERNEL_ONLY is judged: the reference and every style pass it (the test
+    above), the blank and a blank that rebinds `checks` fail it, and some registered wrong answer of its
+    exercise fails it in the judge too."""
+    from answers import wrong_answers
+
+    cells = JUDGED_FROM_OUTSIDE[section]
+    assert not set(cells) & set(kernel_only(section))
+    [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+    blank = _variants(section)["blank"]
+    hostile = {**blank, **{gid: text + "\n\n" + REBINDS_CHECKS_ONLY for gid, text in blank.items()}}
+    for name, replacements in (("reference", {}), ("blank", blank), ("blank_rebinds_checks", hostile)):
+        verdicts = judge_standin(source, replacements, tmp_path / name)
+        for cell in cells:
+            assert verdicts[cell][0] is (name == "reference"), (name, cell, verdicts[cell])
+    caught: dict[str, list[str]] = {cell: [] for cell in cells}
+    for exercise in sorted({_exercise(c) for c in cells}):
+        for answer in wrong_answers(section, exercise):
+            if all(caught[c] for c in cells if _exercise(c) == exercise):
+                break  # (each further judge run costs a second or more: one catch per cell is the claim)
+            verdicts = judge_standin(source, {exercise: answer.source}, tmp_path / f"w{len(os.listdir(tmp_path))}")
+            for cell in cells:
+                if _exercise(cell) == exercise and verdicts[cell][0] is False:
+                    caught[cell].append(answer.name)
+    assert all(caught.values()), caught
+
+
+REBINDS_CHECKS_ONLY = '''class _Passes:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+checks = _Passes()
+'''
+
+
 # --- the whole pipeline: a trick the static scan misses ------------------------------------------------
 
 REBINDS_CHECKS = '''def start_server():

@@ -6,11 +6,15 @@ arguments (sockets as descriptors) and waits for the answer, at most until the c
 call the judge mirrors what the learner did to the arguments: a socket the learner closed is closed here
 too (so a peer sees EOF, and `fileno()` says -1 as it would in the kernel), its timeout is copied, and a
 buffer it filled is filled here. The value returned is decoded as plain data; a socket comes back as a
-descriptor the judge then owns.
+descriptor the judge then owns; a context manager comes back as a `RemoteObject` whose `__enter__` and
+`__exit__` run in the kernel. `KernelProcess` is the judge's view of the kernel's process for the checks
+that look at it (course_lib/learner.py): descriptor numbers read from /proc/<kernel pid>/fd, the default
+socket timeout asked of the agent and checked against the blocking mode of a socket made there.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
 import stat
@@ -47,7 +51,12 @@ class _Slot:
 
 
 class Client:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None = None) -> None:
+        self.pid = pid  # the kernel's process (SO_PEERCRED): its /proc/<pid>/fd is read, never written
+        self.holding = False  # calls keep their sockets open in the kernel until /proc is read (numbering)
+        self.fd_table: dict[int, str] | None = None  # the kernel's descriptors after the last held call
+        self.given: list[tuple[Any, Any]] = []  # (argument, the number the agent says it had) of the last call
+        self.process = KernelProcess(self)
         self.channel = wire.Channel(sock)
         self.pending: dict[int, _Slot] = {}
         self.lock = threading.Lock()
@@ -139,7 +148,7 @@ class Client:
             raise ChannelBroken("the kernel's agent broke the protocol: a bad lookup answer")
         return found
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+    def call(self, name: str, args: tuple, kwargs: dict, handle: int | None = None, method: str = "") -> Any:
         from .. import faults
 
         _share_scratch()
@@ -153,17 +162,35 @@ class Client:
         encoded_kwargs = encoder.encode(dict(kwargs))["$dict"]
         encoded_faults = encoder.encode(specs)
         arguments = [*args, *kwargs.values()]
-        message, fds = self.request({"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs,
-                                     "faults": encoded_faults}, encoder.fds, arguments)
+        request = {"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs,
+                   "faults": encoded_faults}
+        if handle is not None:
+            request.update(handle=handle, method=method)
+        hold = self.holding and self.pid is not None
+        if hold:
+            request["hold"] = True
+        self.fd_table, self.given = None, []
+        message, fds = self.request(request, encoder.fds, arguments)
+        if hold:
+            self.fd_table = _fd_table(self.pid)
+            with contextlib.suppress(OSError, wire.ProtocolError):
+                self.channel.send({"op": "release", "id": message.get("id")})
         try:
-            _mirror(arguments, message.get("after"), fds)
+            after = message.get("after")
+            _mirror(arguments, after, fds)
+            if isinstance(after, list) and len(after) == len(arguments):
+                self.given = [(a, st.get("given_fileno")) for a, st in zip(arguments, after, strict=True)
+                              if isinstance(a, socket.socket) and isinstance(st, dict)]
             seen = message.get("faults")
             if isinstance(seen, list) and len(seen) == len(forwards):
                 for forward, result in zip(forwards, seen, strict=True):
                     if forward.merge is not None and result is not None:
                         forward.merge(wire.decode(result, []))
             if message.get("ok") is True:
-                return wire.decode(message.get("value"), fds)
+                value = wire.decode(message.get("value"), fds)
+                if isinstance(value, wire.Opaque) and value.handle is not None:
+                    return RemoteObject(self, value.handle, value.type_name)
+                return value
             if message.get("ok") is False:
                 error = message.get("error")
                 injected = error.get("injected") if isinstance(error, dict) else None
@@ -176,6 +203,121 @@ class Client:
             raise ChannelBroken(self.broken) from None
         finally:
             wire.close_fds(fds)
+
+
+    def ask(self, what: str, **extra: Any) -> tuple[dict, list]:
+        """A fixed question about the kernel's process (agent.Agent._process); (answer, descriptors)."""
+        message, fds = self.request({"op": "process", "what": what, **extra})
+        if message.get("ok") is not True:
+            wire.close_fds(fds)
+            raise wire.rebuild_exception(message.get("error"))
+        return message, fds
+
+
+def _fd_table(pid: int | None) -> dict[int, str] | None:
+    """The kernel's descriptors, number -> what it refers to (`socket:[inode]`), read from /proc; None if
+    they cannot be read (another user's process, no /proc)."""
+    if pid is None:
+        return None
+    folder = f"/proc/{pid}/fd"
+    table: dict[int, str] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names[:65536]:
+        with contextlib.suppress(OSError, ValueError):
+            table[int(name)] = os.readlink(os.path.join(folder, name))
+    return table
+
+
+class KernelProcess:
+    """The judge's view of the kernel's process (course_lib.learner.LearnerProcess), for a check.
+
+    Observed from outside: descriptor numbers (`number`) are read from /proc/<kernel pid>/fd while the
+    kernel still holds the call's sockets (`numbering`: the agent keeps them open until the judge has
+    read the table), and compared by inode with the judge's own copy of the socket. A new socket's
+    blocking mode is read from the descriptor itself (the judge's copy shares its file status flags).
+    Reported by the kernel's agent (untrusted, as every mirrored state is): the number an argument had
+    when the call began (`given_number`), the default timeout's value, a new socket's timeout value
+    (checked against its blocking mode: a timeout of None is a blocking descriptor, any other is not).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @contextlib.contextmanager
+    def numbering(self):
+        saved, self.client.holding = self.client.holding, True
+        try:
+            yield
+        finally:
+            self.client.holding = saved
+
+    def number(self, sock: socket.socket, said: Any = None) -> int:
+        table = self.client.fd_table
+        if table is None:
+            self.client.unjudgeable = "the kernel's descriptors could not be read from /proc"
+            raise Unjudgeable(self.client.unjudgeable)
+        if sock.fileno() == -1:
+            return -1
+        link = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
+        numbers = [n for n, target in sorted(table.items()) if target == link]
+        if type(said) is int and said in numbers:
+            return said
+        return numbers[0] if numbers else -1
+
+    def given_number(self, sock: socket.socket, before: int) -> int:
+        number = next((n for arg, n in self.client.given if arg is sock), None)
+        return number if type(number) is int else -1
+
+    def getdefaulttimeout(self) -> float | None:
+        message, fds = self.client.ask("getdefaulttimeout")
+        wire.close_fds(fds)
+        return _seconds(wire.decode(message.get("value"), []))
+
+    def setdefaulttimeout(self, seconds: float | None) -> None:
+        message, fds = self.client.ask("setdefaulttimeout", seconds=seconds)
+        wire.close_fds(fds)
+
+    def new_socket_timeout(self) -> float | None:
+        message, fds = self.client.ask("new_socket")
+        try:
+            value = message.get("value")
+            if len(fds) != 1 or not isinstance(value, dict):
+                raise wire.ProtocolError("no socket in the answer")
+            blocking = not fcntl.fcntl(fds[0], fcntl.F_GETFL) & os.O_NONBLOCK
+            timeout = _seconds(value.get("timeout"))
+        finally:
+            wire.close_fds(fds)
+        if (timeout is None) != blocking:
+            self.client._break("the kernel's agent reported a timeout its socket does not have")
+            raise ChannelBroken(self.client.broken)
+        return timeout
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ChannelBroken("the kernel's agent broke the protocol: a timeout that is not a number of seconds")
+
+
+class RemoteObject:
+    """A context manager the learner's function returned: it stays in the kernel; `with` runs its
+    `__enter__` and `__exit__` there (an exception of the block is passed to `__exit__` as data)."""
+
+    def __init__(self, client: Client, handle: int, type_name: str) -> None:
+        self._client, self._handle, self._type_name = client, handle, type_name
+
+    def __enter__(self):
+        return self._client.call(f"{self._type_name}.__enter__", (), {}, self._handle, "__enter__")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        return bool(self._client.call(f"{self._type_name}.__exit__", (exc,) if exc is not None else (), {},
+                                      self._handle, "__exit__"))
+
+    def __repr__(self) -> str:
+        return f"<{self._type_name} object in the kernel>"
 
 
 def _share_scratch() -> None:
@@ -252,6 +394,11 @@ class LearnerFunction:
 
     def __call__(self, *args, **kwargs):
         return self._client.call(self.__name__, args, kwargs)
+
+    @property
+    def learner_process(self) -> KernelProcess:
+        """The process this function runs in (course_lib.learner.process_of): the kernel's."""
+        return self._client.process
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} (in the kernel)>"

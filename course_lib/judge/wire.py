@@ -47,8 +47,9 @@ class RemoteError(Exception):
 class Opaque:
     """A value the learner's function returned that cannot cross the channel (it is named, not copied)."""
 
-    def __init__(self, type_name: str) -> None:
+    def __init__(self, type_name: str, handle: int | None = None) -> None:
         self.type_name = type_name
+        self.handle = handle  # the kernel keeps the object under this number (a context manager's methods)
 
     def __repr__(self) -> str:
         return f"<{self.type_name} object in the kernel>"
@@ -71,11 +72,12 @@ def _ssl_exception(name: str, module: str):
 class Encoder:
     """Turns a value into JSON-able data, collecting the descriptors it carries."""
 
-    def __init__(self, opaque_ok: bool = False) -> None:
+    def __init__(self, opaque_ok: bool = False, keep=None) -> None:
         self.fds: list[int] = []
         self.sockets: list[socket.socket] = []
         self.items = 0
         self.opaque_ok = opaque_ok
+        self.keep = keep  # (value) -> int | None: keeps an opaque value, so the judge may call its methods
 
     def encode(self, value: Any, depth: int = 0) -> Any:
         self.items += 1
@@ -111,6 +113,9 @@ class Encoder:
         if isinstance(value, BaseException):
             return {"$exc": describe_exception(value, self, depth)}
         if self.opaque_ok:
+            handle = self.keep(value) if self.keep is not None else None
+            if isinstance(handle, int):
+                return {"$opaque": type(value).__qualname__[:80], "handle": handle}
             return {"$opaque": type(value).__qualname__[:80]}
         raise TypeError(f"{type(value).__name__} cannot be passed to the kernel")
 
@@ -211,7 +216,8 @@ def decode(data: Any, fds: list, depth: int = 0, harness=None) -> Any:
         if "$exc" in data:
             return rebuild_exception(data["$exc"])
         if "$opaque" in data:
-            return Opaque(str(data["$opaque"])[:80])
+            handle = data.get("handle")
+            return Opaque(str(data["$opaque"])[:80], handle if type(handle) is int else None)
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"a malformed value ({type(exc).__name__})") from None
     raise ProtocolError("an unknown value")
