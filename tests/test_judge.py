@@ -361,6 +361,7 @@ JUDGED_FROM_OUTSIDE = {
     "02_constants": ["ex2_platform_support_hidden"],
     "05_utilities": ["ex4_resolve_hidden", "ex5_default_timeout_test", "ex5_default_timeout_hidden"],
     "06_errors": ["ex5_connect_with_retry_hidden"],
+    "07_multiplexing": ["ex3_serve_many_hidden", "ex4_relay_hidden"],
 }
 
 

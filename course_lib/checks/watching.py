@@ -130,6 +130,7 @@ class _TightListener(HarnessSocket):
     """
 
     blocking_accepts = 0
+    harness_kind = "tight"  # the judge's agent makes one of these in the kernel too
 
     def accept(self):
         if self.gettimeout() != 0.0:

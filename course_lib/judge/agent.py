@@ -27,10 +27,25 @@ class _Abandoned(BaseException):
     """Injected into a call the judge gave up on (a BaseException: `except Exception` cannot swallow it)."""
 
 
-def _harness_socket():
+def _harness_socket() -> dict:
+    """The harness classes a socket the judge sends may be, by its kind (wire: "harness")."""
+    from ..checks.watching import _TightListener
     from ..runners import HarnessSocket
 
-    return HarnessSocket
+    return {"": HarnessSocket, "tight": _TightListener}
+
+
+class _Notify:
+    """Stands in the kernel for a check's threading.Event on a connection (send_started): set() answers
+    the judge's waiting request."""
+
+    def __init__(self, agent: Agent, ident) -> None:
+        self.agent, self.ident, self.done = agent, ident, False
+
+    def set(self) -> None:
+        if not self.done:
+            self.done = True
+            self.agent.reply({"id": self.ident, "ok": True, "value": None})
 
 
 class Agent:
@@ -41,6 +56,7 @@ class Agent:
         self.lock = threading.Lock()
         self.handles: dict[int, Any] = {}  # opaque values the judge may call __enter__/__exit__ of
         self.holds: dict[int, threading.Event] = {}  # calls whose sockets stay open until `release`
+        self.live: dict[int, list] = {}  # the arguments of each call still running (`conns`, `conn_set`)
 
     def reply(self, message: dict, fds: list[int] = ()) -> None:  # type: ignore[assignment]
         try:
@@ -77,6 +93,8 @@ class Agent:
                 self._release(message.get("id"))
             elif op == "process":
                 self._process(message)
+            elif op in ("conns", "conn_set"):
+                self._conns(message)
 
     def _lookup(self, message: dict) -> None:
         found: dict[str, Any] = {}
@@ -137,6 +155,7 @@ class Agent:
                                   daemon=True, name=f"judge-call-{ident}")
         with self.lock:
             self.calls[ident] = (thread, given)
+            self.live[ident] = [*args, *kwargs.values()]
             if message.get("hold") is True:
                 self.holds[ident] = threading.Event()
         thread.start()
@@ -146,6 +165,34 @@ class Agent:
             event = self.holds.pop(ident, None) if isinstance(ident, int) else None
         if event is not None:
             event.set()
+
+    def _conns(self, message: dict) -> None:
+        """While a call runs: the connections accepted so far from one of its listeners (`conns`), or
+        a harness state set on one of them (`conn_set`: `dying`, or `send_started` answered later)."""
+        ident = message.get("id")
+        try:
+            with self.lock:
+                call = message.get("call")
+                arguments = self.live.get(call) if isinstance(call, int) else None
+            if arguments is None:
+                raise LookupError("that call is not running")
+            listener = arguments[message["arg"]]
+            accepted = list(getattr(listener, "accepted", []))[:64]
+            if message.get("op") == "conns":
+                value = [{"closed": c.fileno() == -1, "failures": getattr(c, "failures", 0),
+                          **{k: getattr(c, k, 0) for k in COUNTERS}} for c in accepted]
+                self.reply({"id": ident, "ok": True, "value": wire.Encoder().encode(value)})
+                return
+            conn = accepted[message["index"]]
+            if message.get("set") == "dying":
+                conn.dying = True
+            elif message.get("set") == "send_started" and isinstance(message.get("notify"), int):
+                conn.send_started = _Notify(self, message["notify"])  # answered when its sendall starts
+            else:
+                raise ValueError("no such state")
+            self.reply({"id": ident, "ok": True, "value": None})
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer
+            self.reply({"id": ident, "ok": False, "error": wire.describe_exception(exc)})
 
     def _process(self, message: dict) -> None:
         """A fixed question about this process (no code of the judge's runs here)."""
@@ -203,6 +250,8 @@ class Agent:
         except _Abandoned:
             pass
         finally:
+            with self.lock:
+                self.live.pop(ident, None)
             for sock in [*sent, *given]:
                 try:
                     sock.close()
@@ -258,8 +307,10 @@ def _state(arg, encoder: wire.Encoder, numbers: dict) -> Any:
         accepted = getattr(arg, "accepted", None)
         if isinstance(accepted, list):
             state["accepted"] = [{"conn": encoder.encode(c) if c.fileno() != -1 else None,
-                                  "counters": {k: getattr(c, k, 0) for k in COUNTERS}}
+                                  "counters": {k: getattr(c, k, 0) for k in COUNTERS},
+                                  "failures": getattr(c, "failures", 0)}
                                  for c in accepted[: wire.MAX_FDS // 2]]
+            state["blocking_accepts"] = getattr(arg, "blocking_accepts", 0)
         return state
     if isinstance(arg, bytearray):
         return {"bytes": wire.Encoder().encode(bytes(arg))}

@@ -103,11 +103,12 @@ class Client:
         self.channel.close()
         self.reader.join(2.0)
 
-    def request(self, message: dict, fds: list[int] = (), arguments: list = ()) -> tuple[dict, list]:  # type: ignore[assignment]
+    def request(self, message: dict, fds: list[int] = (), arguments: list = (),  # type: ignore[assignment]
+                ident: int | None = None) -> tuple[dict, list]:
         """Send `message` and wait for its answer (at most until self.deadline)."""
         if self.broken:
             raise ChannelBroken(self.broken)
-        ident = next(self.ids)
+        ident = next(self.ids) if ident is None else ident
         slot = _Slot(list(arguments))
         with self.lock:
             self.pending[ident] = slot
@@ -170,7 +171,13 @@ class Client:
         if hold:
             request["hold"] = True
         self.fd_table, self.given = None, []
-        message, fds = self.request(request, encoder.fds, arguments)
+        ident = next(self.ids)
+        live = _live_listeners(self, ident, arguments)
+        try:
+            message, fds = self.request(request, encoder.fds, arguments, ident)
+        finally:
+            for arg, accepted in live:
+                arg.accepted = accepted
         if hold:
             self.fd_table = _fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):
@@ -212,6 +219,105 @@ class Client:
             wire.close_fds(fds)
             raise wire.rebuild_exception(message.get("error"))
         return message, fds
+
+
+def _live_listeners(client: Client, ident: int, arguments: list) -> list:
+    """During a call, each HarnessSocket argument's `accepted` reads the kernel's connections live."""
+    from ..runners import HarnessSocket
+
+    live = []
+    for k, arg in enumerate(arguments):
+        if isinstance(arg, HarnessSocket):
+            live.append((arg, arg.accepted))
+            arg.accepted = LiveAccepted(client, ident, k, arg.accepted)
+    return live
+
+
+class LiveAccepted(list):
+    """A listener's `accepted` while the learner's server runs in the kernel: each read asks the agent
+    for the connections accepted so far (`RemoteConnection`s). After the call the listener has its
+    plain list back, with the connections mirrored (closed, or handed to the judge)."""
+
+    def __init__(self, client: Client, call: int, arg: int, before: list) -> None:
+        super().__init__()
+        self.client, self.call, self.arg, self.before = client, call, arg, before
+
+    def _now(self) -> list:
+        try:
+            message, fds = self.client.request({"op": "conns", "call": self.call, "arg": self.arg})
+        except ChannelBroken:
+            return list(self.before)
+        wire.close_fds(fds)
+        states = wire.decode(message.get("value"), []) if message.get("ok") is True else None
+        if not isinstance(states, list):
+            return list(self.before)
+        return [RemoteConnection(self.client, self.call, self.arg, i, s if isinstance(s, dict) else {})
+                for i, s in enumerate(states)]
+
+    def __iter__(self):
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+    def __getitem__(self, index):
+        return self._now()[index]
+
+    def __bool__(self) -> bool:
+        return bool(self._now())
+
+
+class RemoteConnection:
+    """A connection the learner's server accepted in the kernel, as a check reads it during the call:
+    its counters (as the agent reports them when read), and two harness states a check may set, which
+    are set on the kernel's connection: `dying = True` (every send fails from now on: watching.py's
+    _MortalSocket), `send_started = <Event>` (set when the server's sendall on it starts)."""
+
+    _where: tuple
+
+    def __init__(self, client: Client, call: int, arg: int, index: int, state: dict) -> None:
+        where = {"call": call, "arg": arg, "index": index}
+        object.__setattr__(self, "_where", (client, where))
+        for key in (*COUNTERS, "failures"):
+            value = state.get(key, 0)
+            object.__setattr__(self, key, value if type(value) is int else 0)
+        object.__setattr__(self, "_closed", state.get("closed") is True)
+
+    def fileno(self) -> int:
+        return -1  # the kernel's; the judge holds no descriptor of it during the call
+
+    def close(self) -> None:
+        pass  # the kernel's agent closes it when the call ends or is abandoned
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        client, where = self._where
+        if name == "dying" and value:
+            message, fds = client.request({"op": "conn_set", **where, "set": "dying"})
+            wire.close_fds(fds)
+            if message.get("ok") is not True:
+                raise wire.rebuild_exception(message.get("error"))
+        elif name == "send_started" and hasattr(value, "set"):
+            # set in the kernel before this returns (as the assignment is in the notebook); the kernel
+            # answers `notify` when the server's sendall on this connection starts
+            notify = next(client.ids)
+            slot = _Slot([])
+            with client.lock:
+                client.pending[notify] = slot
+            message, fds = client.request({"op": "conn_set", **where, "set": "send_started", "notify": notify})
+            wire.close_fds(fds)
+            if message.get("ok") is not True:
+                with client.lock:
+                    client.pending.pop(notify, None)
+                raise wire.rebuild_exception(message.get("error"))
+            threading.Thread(target=_when_sending, args=(slot, value), daemon=True, name="judge-send-started").start()
+        object.__setattr__(self, name, value)
+
+
+def _when_sending(slot: _Slot, event) -> None:
+    slot.done.wait()  # set by the answer, or when the channel breaks (then the message is None)
+    wire.close_fds(slot.fds)
+    if slot.message is not None and slot.message.get("ok") is True:
+        event.set()
 
 
 def _fd_table(pid: int | None) -> dict[int, str] | None:
@@ -361,6 +467,8 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
             continue
         if isinstance(arg, HarnessSocket):
             _counters(arg, state)
+            if isinstance(state.get("blocking_accepts"), int) and hasattr(arg, "blocking_accepts"):
+                arg.blocking_accepts = state["blocking_accepts"]  # type: ignore[attr-defined]
             for item in state.get("accepted") or []:
                 if not isinstance(item, dict):
                     continue
@@ -369,6 +477,8 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
                     conn = HarnessSocket(arg.family, socket.SOCK_STREAM)
                     conn.close()  # the learner closed it: here too, so fileno() says -1
                 _counters(conn, item)
+                if isinstance(item.get("failures"), int):
+                    conn.failures = item["failures"]  # type: ignore[attr-defined]
                 arg.accepted.append(conn)
         if isinstance(arg, socket.socket) and state.get("socket"):
             if state.get("closed") is True:

@@ -129,7 +129,8 @@ class Encoder:
         self.sockets.append(sock)
         return {"$socket": len(self.fds) - 1, "family": int(sock.family), "type": int(sock.type),
                 "proto": sock.proto, "timeout": sock.gettimeout(),
-                "harness": hasattr(sock, "short_sends"), "inheritable": sock.get_inheritable(),
+                "harness": (getattr(sock, "harness_kind", "") or True) if hasattr(sock, "short_sends") else False,
+                "inheritable": sock.get_inheritable(),
                 "shape": [bool(getattr(sock, "short_sends", False)), bool(getattr(sock, "short_recvs", False)),
                           int(getattr(sock, "recv_cap", 0))]}
 
@@ -245,7 +246,10 @@ def _make_socket(data: dict, fds: list, harness) -> socket.socket:
     cap = shape[2] if type(shape[2]) is int and 0 <= shape[2] <= MAX_FRAME else 0
     try:
         family, kind, proto = int(data["family"]), int(data["type"]), int(data.get("proto") or 0)
-        if harness is not None and data.get("harness") is True:
+        kind_of = data.get("harness")
+        if isinstance(harness, dict):  # the kernel's side: a harness class by its kind ("tight"...)
+            harness = harness.get(kind_of, harness.get("")) if isinstance(kind_of, str) else harness.get("")
+        if harness is not None and kind_of is not False and kind_of is not None:
             sock = harness(family, kind, proto, fileno=fd, short_sends=bool(shape[0]), short_recvs=bool(shape[1]),
                            recv_cap=cap)
         else:
