@@ -43,6 +43,9 @@ class LearnerProcess(Protocol):
     def new_socket_timeout(self) -> float | None:
         """The timeout of a socket newly created (``socket.socket()``) in the learner's process."""
 
+    def threads(self) -> int | None:
+        """How many threads the learner's process has now (None where that cannot be read)."""
+
 
 class ThisProcess:
     """The learner's functions run here (the notebook's kernel, `socket-course check`, the tests)."""
@@ -65,6 +68,14 @@ class ThisProcess:
     def new_socket_timeout(self) -> float | None:
         with socket.socket() as sock:
             return sock.gettimeout()
+
+    def threads(self) -> int | None:
+        try:
+            import psutil
+
+            return psutil.Process().num_threads()
+        except Exception:  # noqa: BLE001 - psutil missing or the platform hides threads
+            return None
 
 
 THIS = ThisProcess()

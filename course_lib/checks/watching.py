@@ -19,6 +19,7 @@ import threading
 from ..failures import exception_name
 from .. import faults
 from ..endpoint import harness_threads
+from ..learner import ThisProcess, process_of
 from ..resources import hard_close
 from ..runners import HarnessSocket, LearnerTimeout
 from ..transcript import Transcript
@@ -45,18 +46,23 @@ class _ThreadWatch:
 
     Python threads are listed by ``threading``; threads started another way
     (``_thread``) are counted from the operating system's view of the process.
-    The harness itself adds exactly one thread (the learner's call).
+    The harness itself adds exactly one thread (the learner's call).  ``fn``, the
+    learner's function, says which process: in the judge, the kernel's threads are
+    counted from outside (/proc/<pid>/task; course_lib.learner).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fn=None) -> None:
+        self.where = process_of(fn)
+        self.here = isinstance(self.where, ThisProcess)  # Python threads are listed only here
         self.before = set(threading.enumerate())
-        self.os_before = _os_threads()
+        self.os_before = _os_threads() if self.here else self.where.threads()
         self.seen: list = []
         self.os_extra = 0
 
     def sample(self) -> None:
-        self.seen = self.seen or _threads_now(self.before)
-        now = _os_threads()
+        if self.here:
+            self.seen = self.seen or _threads_now(self.before)
+        now = _os_threads() if self.here else self.where.threads()
         if now is not None and self.os_before is not None:
             self.os_extra = max(self.os_extra, now - self.os_before - 1)
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import itertools
 import os
 import stat
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import wire
 
@@ -48,6 +49,7 @@ class _Slot:
         self.message: dict | None = None
         self.fds: list = []
         self.arguments = arguments
+        self.then: Callable[[_Slot], None] | None = None  # run by the reader when the answer comes (no thread waits)
 
 
 class Client:
@@ -82,6 +84,8 @@ class Client:
                     continue  # the answer to a call the judge abandoned
                 slot.message, slot.fds = message, fds
                 slot.done.set()
+                if slot.then is not None:
+                    slot.then(slot)
         except wire.Closed:
             pass
         except wire.ProtocolError as exc:
@@ -301,6 +305,7 @@ class RemoteConnection:
             # answers `notify` when the server's sendall on this connection starts
             notify = next(client.ids)
             slot = _Slot([])
+            slot.then = functools.partial(_when_sending, event=value)
             with client.lock:
                 client.pending[notify] = slot
             message, fds = client.request({"op": "conn_set", **where, "set": "send_started", "notify": notify})
@@ -309,12 +314,11 @@ class RemoteConnection:
                 with client.lock:
                     client.pending.pop(notify, None)
                 raise wire.rebuild_exception(message.get("error"))
-            threading.Thread(target=_when_sending, args=(slot, value), daemon=True, name="judge-send-started").start()
         object.__setattr__(self, name, value)
 
 
 def _when_sending(slot: _Slot, event) -> None:
-    slot.done.wait()  # set by the answer, or when the channel breaks (then the message is None)
+    """The kernel said the server's sendall on that connection started (run by the reader thread)."""
     wire.close_fds(slot.fds)
     if slot.message is not None and slot.message.get("ok") is True:
         event.set()
@@ -340,9 +344,10 @@ def _fd_table(pid: int | None) -> dict[int, str] | None:
 class KernelProcess:
     """The judge's view of the kernel's process (course_lib.learner.LearnerProcess), for a check.
 
-    Observed from outside: descriptor numbers (`number`) are read from /proc/<kernel pid>/fd while the
-    kernel still holds the call's sockets (`numbering`: the agent keeps them open until the judge has
-    read the table), and compared by inode with the judge's own copy of the socket. A new socket's
+    Observed from outside: the kernel's threads (/proc/<pid>/task); descriptor numbers (`number`), read
+    from /proc/<pid>/fd while the kernel still holds the call's sockets (`numbering`: the agent keeps
+    them open until the judge has read the table), compared by inode with the judge's own copy of the
+    socket. A new socket's
     blocking mode is read from the descriptor itself (the judge's copy shares its file status flags).
     Reported by the kernel's agent (untrusted, as every mirrored state is): the number an argument had
     when the call began (`given_number`), the default timeout's value, a new socket's timeout value
@@ -376,6 +381,13 @@ class KernelProcess:
     def given_number(self, sock: socket.socket, before: int) -> int:
         number = next((n for arg, n in self.client.given if arg is sock), None)
         return number if type(number) is int else -1
+
+    def threads(self) -> int | None:
+        """Read from outside: the entries of /proc/<kernel pid>/task."""
+        try:
+            return len(os.listdir(f"/proc/{self.client.pid}/task")) if self.client.pid is not None else None
+        except OSError:
+            return None
 
     def getdefaulttimeout(self) -> float | None:
         message, fds = self.client.ask("getdefaulttimeout")
