@@ -452,6 +452,47 @@ def test_a_blank_notebook_that_rebinds_checks_scores_nothing(tmp_path):
     assert fooled.score == fooled.max_score and "judge" not in fooled.timings, fooled
 
 
+REBINDS_CHECKS_BY_REACH = '''
+
+from operator import attrgetter as _reach  # the shell's namespace, by a spelling the scan does not know
+
+
+class _Passes:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+_reach("_" + "ip")(exit).user_ns.update(checks=_Passes())
+'''
+
+
+def test_blank_notebooks_that_rebind_checks_lose_the_cells_judged_from_outside(tmp_path):
+    """Through the whole pipeline (kernel, jail, judge): the cells that look at the learner's process
+    (01's descriptor numbers, 05's default timeout) pass in a blank notebook that rebinds `checks`,
+    and the judge fails them: each scores 0 and is flagged as passed by the notebook, failed by the judge."""
+    from course_lib.grading.grade import grade
+
+    sections = ("01_creation", "05_utilities")
+    for section in sections:
+        [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+        nb = nbformat.read(str(source), as_version=4)
+        blank = _variants(section)["blank"]
+        for gid, text in blank.items():
+            solution_cell(nb, gid).source = text
+        first = next(iter(blank))
+        solution_cell(nb, first).source += REBINDS_CHECKS_BY_REACH
+        (tmp_path / "subs" / "hostile" / section).mkdir(parents=True)
+        nbformat.write(nb, str(tmp_path / "subs" / "hostile" / section / source.name))
+    results = {r.assignment: r for r in grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=2)}
+    for section in sections:
+        result = results[section]
+        assert result.status == "flagged", result
+        for cell in JUDGED_FROM_OUTSIDE[section]:
+            assert result.cells[cell][0] == 0, (section, cell, result.cells[cell])
+            assert any(flag.startswith(f"{cell}: the notebook's own test passed") and "the judge failed it" in flag
+                       for flag in result.flags), (cell, result.flags)
+
+
 def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
     from course_lib.grading.worker import _judged
     from course_lib.judge.execute import _parse
