@@ -520,6 +520,81 @@ def test_kernel_only_cells_are_real_graded_cells():
         assert set(cells) <= graded, (section, set(cells) - graded)
 
 
+def test_a_context_manager_stays_in_the_kernel_and_its_process_is_seen_from_outside():
+    """What course_lib.learner asks of the kernel: a returned context manager runs there; descriptor
+    numbers come from /proc/<pid>/fd (here the kernel is this process); the default timeout is asked."""
+    import contextlib
+
+    from course_lib.learner import process_of
+
+    log: list = []
+
+    @contextlib.contextmanager
+    def managed(x):
+        log.append(("enter", x))
+        try:
+            yield x * 2
+        finally:
+            log.append("exit")
+
+    def number_of(sock):
+        return sock.fileno()
+
+    judge, serving, theirs = _serve({"managed": managed, "number_of": number_of})
+    judge.pid = os.getpid()
+    try:
+        cm = client.LearnerFunction(judge, "managed")(21)
+        assert isinstance(cm, client.RemoteObject)
+        with pytest.raises(KeyError), cm as got:  # the block's exception reaches the kernel's __exit__
+            assert got == 42 and log == [("enter", 21)]
+            raise KeyError("boom")
+        assert log[-1] == "exit"
+        fn = client.LearnerFunction(judge, "number_of")
+        where = process_of(fn)
+        a, b = socket.socketpair()
+        with a, b:
+            with where.numbering():
+                said = fn(a)
+            assert said != a.fileno() and where.number(a, said) == said == where.given_number(a, -1)
+            assert where.number(a, 10**6) in (a.fileno(), said)  # a number it does not have: one it has
+            a_number = where.number(a, said)
+        assert where.number(a) == -1 and a_number == said  # closed here: no number
+        assert where.getdefaulttimeout() == socket.getdefaulttimeout()
+        assert where.new_socket_timeout() == socket.getdefaulttimeout()
+        assert where.threads() and where.threads() >= threading.active_count()
+    finally:
+        judge.close()
+        serving.join(5)
+        theirs.close()
+
+
+def test_the_checks_helpers_are_forwarded_and_replayed():
+    """pretend_platform, fake_getaddrinfo, count_connect_attempts and inject(when=to_address) as data."""
+    from course_lib.checks.constants import pretend_platform
+    from course_lib.checks.provoke import count_connect_attempts
+    from course_lib.checks.utilities import fake_getaddrinfo
+    from course_lib.peers import refused_address
+
+    entry = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0))
+    with pretend_platform("SOCK_RDM", has_ipv6=False), fake_getaddrinfo([entry]), count_connect_attempts(), \
+            faults.inject("bind", OSError(99, "no"), when=faults.to_address(host="::1")):
+        specs = [f.describe() for f in faults.active()]
+    assert None not in specs and [s["kind"] for s in specs] == ["pretend_platform", "fake_getaddrinfo",
+                                                               "count_connect_attempts", "inject"]
+    specs = wire.decode(json.loads(json.dumps(wire.Encoder().encode(specs))), [])
+    with refused_address() as nowhere, faults.replay(specs) as results:
+        assert not hasattr(socket, "SOCK_RDM") and socket.has_ipv6 is False
+        assert socket.getaddrinfo("x", 443)[0][4] == ("192.0.2.7", 443)
+        with socket.socket() as s:
+            s.connect_ex(nowhere)
+        with socket.socket(socket.AF_INET6) as s6, pytest.raises(OSError):
+            s6.bind(("::1", 0))
+    assert hasattr(socket, "SOCK_RDM") and socket.has_ipv6 is True
+    seen = [get() for get in results]
+    assert seen[0] is None and seen[1][0]["host"] == "x" and seen[2]["attempts"] == 1
+    assert seen[3] == {"calls": 1, "raised": 1}
+
+
 def test_replayed_faults_report_what_the_kernel_saw():
     """What the agent does with forwarded faults: open them around the call, hand back what they saw."""
     specs = [{"kind": "short_sends", "made": 2}, {"kind": "record_sleeps"}, {"kind": "watch", "methods": ["connect"],

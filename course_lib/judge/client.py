@@ -249,7 +249,7 @@ class LiveAccepted(list):
     def _now(self) -> list:
         try:
             message, fds = self.client.request({"op": "conns", "call": self.call, "arg": self.arg})
-        except ChannelBroken:
+        except (ChannelBroken, JudgeTimeout):
             return list(self.before)
         wire.close_fds(fds)
         states = wire.decode(message.get("value"), []) if message.get("ok") is True else None
