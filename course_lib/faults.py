@@ -472,9 +472,16 @@ def _replay_getaddrinfo(stack: contextlib.ExitStack, spec: dict):
     return lambda: list(calls)
 
 
+def _replay_selectors(stack: contextlib.ExitStack, spec: dict):
+    from .checks.watching import _SelectorWatch
+
+    watch = stack.enter_context(_SelectorWatch(bool(spec.get("echo"))).active())
+    return watch.seen
+
+
 #: faults defined by the checks' helpers (course_lib.checks), replayed in the kernel: kind -> opener
 _CHECKS_FAULTS = {"count_connect_attempts": _replay_connect_attempts, "pretend_platform": _replay_platform,
-                  "fake_getaddrinfo": _replay_getaddrinfo}
+                  "fake_getaddrinfo": _replay_getaddrinfo, "watch_selectors": _replay_selectors}
 
 
 def assert_exact(got, want, what: str) -> None:
