@@ -472,6 +472,13 @@ def _replay_getaddrinfo(stack: contextlib.ExitStack, spec: dict):
     return lambda: list(calls)
 
 
+def _replay_unclosed(stack: contextlib.ExitStack, spec: dict):
+    from .resources import record_unclosed
+
+    record = stack.enter_context(record_unclosed())
+    return lambda: [str(m)[:500] for m in record[:20]]
+
+
 def _replay_selectors(stack: contextlib.ExitStack, spec: dict):
     from .checks.watching import _SelectorWatch
 
@@ -479,9 +486,10 @@ def _replay_selectors(stack: contextlib.ExitStack, spec: dict):
     return watch.seen
 
 
-#: faults defined by the checks' helpers (course_lib.checks), replayed in the kernel: kind -> opener
+#: faults defined by the checks' helpers (course_lib.checks, .resources), replayed in the kernel: kind -> opener
 _CHECKS_FAULTS = {"count_connect_attempts": _replay_connect_attempts, "pretend_platform": _replay_platform,
-                  "fake_getaddrinfo": _replay_getaddrinfo, "watch_selectors": _replay_selectors}
+                  "fake_getaddrinfo": _replay_getaddrinfo, "watch_selectors": _replay_selectors,
+                  "record_unclosed": _replay_unclosed}
 
 
 def assert_exact(got, want, what: str) -> None:

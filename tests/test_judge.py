@@ -593,6 +593,17 @@ def test_the_checks_helpers_are_forwarded_and_replayed():
     seen = [get() for get in results]
     assert seen[0] is None and seen[1][0]["host"] == "x" and seen[2]["attempts"] == 1
     assert seen[3] == {"calls": 1, "raised": 1}
+    with faults.replay([{"kind": "record_unclosed"}, {"kind": "watch_selectors", "echo": False}]) as results:
+        _learner_like_drop_and_leave_open()
+    unclosed, selectors_seen = [get() for get in results]
+    assert len(unclosed) == 1 and "unclosed <socket" in unclosed[0] and selectors_seen["left"] == 1
+
+
+def _learner_like_drop_and_leave_open():
+    import selectors
+
+    socket.socket()  # dropped unclosed: a ResourceWarning, recorded
+    selectors.DefaultSelector()  # left open: the watch keeps it, and closes it when asked what it saw
 
 
 def test_replayed_faults_report_what_the_kernel_saw():
