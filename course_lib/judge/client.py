@@ -58,6 +58,7 @@ class Client:
         self.holding = False  # calls keep their sockets open in the kernel until /proc is read (numbering)
         self.fd_table: dict[int, str] | None = None  # the kernel's descriptors after the last held call
         self.given: list[tuple[Any, Any]] = []  # (argument, the number the agent says it had) of the last call
+        self.returned: list[tuple[Any, Any]] = []  # (socket returned, the number the agent says it has there)
         self.process = KernelProcess(self)
         self.channel = wire.Channel(sock)
         self.pending: dict[int, _Slot] = {}
@@ -174,7 +175,7 @@ class Client:
         hold = self.holding and self.pid is not None
         if hold:
             request["hold"] = True
-        self.fd_table, self.given = None, []
+        self.fd_table, self.given, self.returned = None, [], []
         ident = next(self.ids)
         live = _live_listeners(self, ident, arguments)
         try:
@@ -198,7 +199,10 @@ class Client:
                     if forward.merge is not None and result is not None:
                         forward.merge(wire.decode(result, []))
             if message.get("ok") is True:
-                value = wire.decode(message.get("value"), fds)
+                raw = message.get("value")
+                value = wire.decode(raw, fds)
+                if isinstance(value, socket.socket) and isinstance(raw, dict):
+                    self.returned = [(value, raw.get("fileno"))]
                 if isinstance(value, wire.Opaque) and value.handle is not None:
                     return RemoteObject(self, value.handle, value.type_name)
                 return value
@@ -372,6 +376,8 @@ class KernelProcess:
             raise Unjudgeable(self.client.unjudgeable)
         if sock.fileno() == -1:
             return -1
+        if said is None:  # a socket the call returned: the number the agent says its object has
+            said = next((n for returned, n in self.client.returned if returned is sock), None)
         link = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
         numbers = [n for n, target in sorted(table.items()) if target == link]
         if type(said) is int and said in numbers:

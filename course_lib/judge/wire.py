@@ -127,7 +127,7 @@ class Encoder:
             raise ProtocolError("too many sockets in one message")
         self.fds.append(fd)
         self.sockets.append(sock)
-        return {"$socket": len(self.fds) - 1, "family": int(sock.family), "type": int(sock.type),
+        return {"$socket": len(self.fds) - 1, "fileno": fd, "family": int(sock.family), "type": int(sock.type),
                 "proto": sock.proto, "timeout": sock.gettimeout(),
                 "harness": (getattr(sock, "harness_kind", "") or True) if hasattr(sock, "short_sends") else False,
                 "inheritable": sock.get_inheritable(),
@@ -180,7 +180,7 @@ def decode(data: Any, fds: list, depth: int = 0, harness=None) -> Any:
         return data
     if isinstance(data, list):
         return [decode(v, fds, depth + 1, harness) for v in data]
-    if not isinstance(data, dict) or len(data) > 8:
+    if not isinstance(data, dict) or len(data) > 12:
         raise ProtocolError("an unknown value")
     try:
         if "$bytes" in data:
