@@ -179,6 +179,28 @@ def test_a_hostile_agent_gets_a_clear_verdict_at_once(reply):
     thread.join(2)
 
 
+def test_an_agent_that_reports_a_timeout_its_socket_does_not_have_is_caught():
+    """The default timeout is the agent's report; a socket made in the kernel is checked against it: a
+    blocking descriptor with a reported timeout of 0.25 breaks the channel."""
+    def agent_side(sock):
+        channel = wire.Channel(sock)
+        message, _ = channel.recv()
+        made = socket.socket()  # blocking: no timeout
+        encoder = wire.Encoder()
+        value = encoder.encode(made)
+        value["timeout"] = 0.25  # the lie
+        channel.send({"id": message["id"], "ok": True, "value": value}, encoder.fds)
+        made.close()
+
+    judge, theirs, thread = _client_against(agent_side)
+    judge.deadline = time.monotonic() + 10
+    with pytest.raises(client.ChannelBroken, match="timeout its socket does not have"):
+        judge.process.new_socket_timeout()
+    judge.close()
+    thread.join(2)
+    theirs.close()
+
+
 def test_an_agent_that_never_answers_fails_the_call_at_the_deadline():
     judge, theirs, thread = _client_against(lambda s: wire.Channel(s).recv())
     judge.deadline = time.monotonic() + 0.3

@@ -10,8 +10,9 @@ abandon a call that hangs and go on), `abandon` closes the sockets a call was gi
 (its default socket timeout; a socket made here). A value the judge cannot copy (a context manager) is
 kept under a number, and `call` with `handle` runs its `__enter__`/`__exit__`. A call made with `hold`
 keeps its sockets open after the answer until the judge, having read /proc/<pid>/fd, sends `release`.
-Everything here runs in a process the learner owns, so
-the judge trusts nothing it says beyond what it can check itself: this is a conduit, not a referee.
+While a call runs, `conns` lists the connections accepted from one of its listeners and `conn_set` sets
+a harness state on one. Everything here runs in a process the learner owns, so the judge trusts nothing
+it says beyond what it can check itself: this is a conduit, not a referee.
 """
 from __future__ import annotations
 
