@@ -340,8 +340,12 @@ def _fd_table(pid: int | None) -> dict[int, str] | None:
     except OSError:
         return None
     for name in names[:65536]:
-        with contextlib.suppress(OSError, ValueError):
+        try:
             table[int(name)] = os.readlink(os.path.join(folder, name))
+        except FileNotFoundError:
+            continue  # closed since the listing
+        except (OSError, ValueError):
+            return None  # not readable (permissions): unknown, never "no such descriptor"
     return table
 
 
