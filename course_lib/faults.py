@@ -42,11 +42,13 @@ __all__ = [
     "PLATFORM_ERRNOS",
     "assert_exact",
     "check_cleans_up",
+    "forwarded",
     "inject",
     "pretend_errnos",
     "record_sleeps",
     "refuse_family",
     "short_sends",
+    "to_address",
     "unresponsive_address",
     "watch",
     "watch_timeouts",
@@ -86,7 +88,9 @@ def active() -> list:
 
 
 @contextlib.contextmanager
-def _forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None):
+def forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None):
+    """Mark a fault block as open in this process, as data a judge forwards (see Forward); a fault kind
+    defined outside this module (the checks' helpers) is replayed in the kernel by :func:`replay`."""
     forward = Forward(spec, merge, error, state)
     _ACTIVE.append(forward)
     try:
@@ -150,8 +154,33 @@ def short_sends():
         made[0] = result.get("made", made[0])
 
     with _override(socket.socket, "send", send), \
-            _forwarded({"kind": "short_sends"}, merge, state=lambda: {"made": made[0]}):
+            forwarded({"kind": "short_sends"}, merge, state=lambda: {"made": made[0]}):
         yield made
+
+
+class ToAddress:
+    """A named ``when`` for :func:`inject`: the calls whose address argument has ``host``, or a port
+    in 1..``port_below``-1. Named (data, not a lambda), so a judge can forward the fault to the kernel."""
+
+    def __init__(self, host: str | None = None, port_below: int | None = None) -> None:
+        self.host, self.port_below = host, port_below
+
+    @property
+    def spec(self) -> dict:
+        return {"host": self.host, "port_below": self.port_below}
+
+    def __call__(self, _sock, args) -> bool:
+        address = args[0] if args else None
+        if not isinstance(address, tuple) or len(address) < 2:
+            return False
+        if self.host is not None and address[0] != self.host:
+            return False
+        return self.port_below is None or (isinstance(address[1], int) and 0 < address[1] < self.port_below)
+
+
+def to_address(host: str | None = None, port_below: int | None = None) -> ToAddress:
+    """A ``when`` for :func:`inject` selecting calls to an address with ``host`` / a port below ``port_below``."""
+    return ToAddress(host, port_below)
 
 
 class Injected:
@@ -175,7 +204,7 @@ def inject(method: str, error, *, after: int = 0, times: int | None = None, when
     """
     real = getattr(socket.socket, method)
     seen = Injected()
-    exact = isinstance(error, BaseException) and when is None
+    exact = isinstance(error, BaseException) and (when is None or isinstance(when, ToAddress))
 
     def faulty(self, *args, **kwargs):
         if called_by_learner() and (when is None or when(self, args)):
@@ -191,9 +220,10 @@ def inject(method: str, error, *, after: int = 0, times: int | None = None, when
     def merge(result):
         seen.calls, seen.raised = result.get("calls", seen.calls), result.get("raised", seen.raised)
 
-    spec = {"kind": "inject", "method": method, "error": error, "after": after, "times": times} if exact else None
+    spec = {"kind": "inject", "method": method, "error": error, "after": after, "times": times,
+            "when": when.spec if isinstance(when, ToAddress) else None} if exact else None
     with _override(socket.socket, method, faulty), \
-            _forwarded(spec, merge, error if exact else None, lambda: {"calls": seen.calls, "raised": seen.raised}):
+            forwarded(spec, merge, error if exact else None, lambda: {"calls": seen.calls, "raised": seen.raised}):
         yield seen
 
 
@@ -212,7 +242,7 @@ def refuse_family(*families: int, code: int = errno.EAFNOSUPPORT):
         real(self, family, type, proto, fileno)
 
     with _override(socket.socket, "__init__", init), \
-            _forwarded({"kind": "refuse_family", "families": [int(f) for f in families], "code": code}):
+            forwarded({"kind": "refuse_family", "families": [int(f) for f in families], "code": code}):
         yield
 
 
@@ -297,7 +327,7 @@ def pretend_errnos(platform: str):
                 return translate(result) if _method == "connect_ex" else result
 
             stack.enter_context(_override(socket.socket, method, translated))
-        stack.enter_context(_forwarded({"kind": "pretend_errnos", "platform": platform}))
+        stack.enter_context(forwarded({"kind": "pretend_errnos", "platform": platform}))
         yield
 
 
@@ -346,7 +376,7 @@ def watch(*methods: str, look=_timeout_of):
 
             stack.enter_context(_override(socket.socket, method, watched))
         named = next((name for name, fn in _LOOKS.items() if fn is look), None)
-        stack.enter_context(_forwarded({"kind": "watch", "methods": list(methods), "look": named}
+        stack.enter_context(forwarded({"kind": "watch", "methods": list(methods), "look": named}
                                        if named else None, seen.extend))
         yield seen
 
@@ -373,7 +403,7 @@ def record_sleeps():
     delays: list = []
     time.sleep = sleep  # noqa: TID251 - sleep-ok: the learner's own sleeps are recorded
     try:
-        with _forwarded({"kind": "record_sleeps"}, delays.extend):
+        with forwarded({"kind": "record_sleeps"}, delays.extend):
             yield delays
     finally:
         time.sleep = real  # noqa: TID251 - sleep-ok: restored
@@ -395,8 +425,10 @@ def replay(specs: list):
                 made[0] = spec.get("made", 0)
                 results.append(lambda made=made: {"made": made[0]})
             elif kind == "inject":
+                when = spec.get("when")
                 seen = stack.enter_context(inject(spec["method"], spec["error"], after=spec.get("after", 0),
-                                                  times=spec.get("times")))
+                                                  times=spec.get("times"),
+                                                  when=ToAddress(**when) if isinstance(when, dict) else None))
                 seen.calls, seen.raised = spec.get("calls", 0), spec.get("raised", 0)
                 results.append(lambda seen=seen: {"calls": seen.calls, "raised": seen.raised})
             elif kind == "refuse_family":
@@ -411,9 +443,53 @@ def replay(specs: list):
             elif kind == "record_sleeps":
                 delays = stack.enter_context(record_sleeps())
                 results.append(lambda delays=delays: list(delays))
+            elif kind in _CHECKS_FAULTS:
+                results.append(_CHECKS_FAULTS[kind](stack, spec))
             else:
                 raise ValueError(f"unknown fault {kind!r}")
         yield results
+
+
+def _replay_connect_attempts(stack: contextlib.ExitStack, spec: dict):
+    from .checks.provoke import count_connect_attempts
+
+    counter = stack.enter_context(count_connect_attempts())
+    counter.attempts = spec.get("attempts", 0)
+    return lambda: {"attempts": counter.attempts, "addresses": list(counter.addresses)}
+
+
+def _replay_platform(stack: contextlib.ExitStack, spec: dict):
+    from .checks.constants import pretend_platform
+
+    stack.enter_context(pretend_platform(*spec["missing"], **spec["overrides"]))
+    return lambda: None
+
+
+def _replay_getaddrinfo(stack: contextlib.ExitStack, spec: dict):
+    from .checks.utilities import fake_getaddrinfo
+
+    calls = stack.enter_context(fake_getaddrinfo(spec["entries"]))
+    return lambda: list(calls)
+
+
+def _replay_unclosed(stack: contextlib.ExitStack, spec: dict):
+    from .resources import record_unclosed
+
+    record = stack.enter_context(record_unclosed())
+    return lambda: [str(m)[:500] for m in record[:20]]
+
+
+def _replay_selectors(stack: contextlib.ExitStack, spec: dict):
+    from .checks.watching import _SelectorWatch
+
+    watch = stack.enter_context(_SelectorWatch(bool(spec.get("echo"))).active())
+    return watch.seen
+
+
+#: faults defined by the checks' helpers (course_lib.checks, .resources), replayed in the kernel: kind -> opener
+_CHECKS_FAULTS = {"count_connect_attempts": _replay_connect_attempts, "pretend_platform": _replay_platform,
+                  "fake_getaddrinfo": _replay_getaddrinfo, "watch_selectors": _replay_selectors,
+                  "record_unclosed": _replay_unclosed}
 
 
 def assert_exact(got, want, what: str) -> None:

@@ -243,8 +243,12 @@ def record_unclosed():
     afterwards finds nothing; the only trace is the ResourceWarning it emits.
     Yields a list of warning messages (with ``.sockets()``), filled in on
     exit after a garbage collection.  The warning filters are process-wide,
-    so warnings from the learner's thread are caught too.
+    so warnings from the learner's thread are caught too.  A judge forwards the
+    block to the learner's kernel (faults.forwarded): the warnings raised there
+    are recorded there and added to this list.
     """
+    from . import faults
+
     record = _UnclosedRecord()
     # Garbage left by earlier code (an earlier exercise's dropped socket) must not be blamed on this
     # block: collect all of it now, and keep the collector from running during the block, so the only
@@ -258,7 +262,8 @@ def record_unclosed():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         try:
-            yield record
+            with faults.forwarded({"kind": "record_unclosed"}, record.extend):
+                yield record
         finally:
             gc.collect(1)
             if was_enabled:

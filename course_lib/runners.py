@@ -127,6 +127,8 @@ class HarnessSocket(socket.socket):
     check they were closed and close them if the learner's code timed out.
     """
 
+    harness_kind = ""  # what a judge's agent makes of it in the kernel (judge/wire.py; "" a HarnessSocket)
+
     def __init__(self, *args, short_sends: bool = False, short_recvs: bool = False, recv_cap: int = 0, **kw):
         super().__init__(*args, **kw)
         self.short_sends = short_sends

@@ -179,6 +179,28 @@ def test_a_hostile_agent_gets_a_clear_verdict_at_once(reply):
     thread.join(2)
 
 
+def test_an_agent_that_reports_a_timeout_its_socket_does_not_have_is_caught():
+    """The default timeout is the agent's report; a socket made in the kernel is checked against it: a
+    blocking descriptor with a reported timeout of 0.25 breaks the channel."""
+    def agent_side(sock):
+        channel = wire.Channel(sock)
+        message, _ = channel.recv()
+        made = socket.socket()  # blocking: no timeout
+        encoder = wire.Encoder()
+        value = encoder.encode(made)
+        value["timeout"] = 0.25  # the lie
+        channel.send({"id": message["id"], "ok": True, "value": value}, encoder.fds)
+        made.close()
+
+    judge, theirs, thread = _client_against(agent_side)
+    judge.deadline = time.monotonic() + 10
+    with pytest.raises(client.ChannelBroken, match="timeout its socket does not have"):
+        judge.process.new_socket_timeout()
+    judge.close()
+    thread.join(2)
+    theirs.close()
+
+
 def test_an_agent_that_never_answers_fails_the_call_at_the_deadline():
     judge, theirs, thread = _client_against(lambda s: wire.Channel(s).recv())
     judge.deadline = time.monotonic() + 0.3
@@ -353,6 +375,59 @@ def test_every_correct_answer_passes_the_judge_and_the_blank_fails_it(section, t
                 assert passed is not False, f"{section} {name}: the judge failed {gid}: {reason}"
 
 
+# --- cells that observe the learner's process, judged from outside -----------------------------------
+
+#: graded cells that used to be kernel-only (the notebook's verdict alone) and are judged now, by section
+JUDGED_FROM_OUTSIDE = {
+    "01_creation": ["ex2_describe_test", "ex2_describe_hidden", "ex3_adopt_test", "ex3_adopt_hidden"],
+    "02_constants": ["ex2_platform_support_hidden"],
+    "05_utilities": ["ex4_resolve_hidden", "ex5_default_timeout_test", "ex5_default_timeout_hidden"],
+    "06_errors": ["ex5_connect_with_retry_hidden"],
+    "07_multiplexing": ["ex3_serve_many_hidden", "ex4_relay_hidden"],
+}
+
+
+def _exercise(cell: str) -> str:
+    return re.sub(r"_(test|hidden)$", "", cell)
+
+
+@pytest.mark.parametrize("section", sorted(JUDGED_FROM_OUTSIDE))
+def test_cells_that_look_at_the_learners_process_are_judged(section, tmp_path):
+    """Each cell moved out of KERNEL_ONLY is judged: the reference and every style pass it (the test
+    above), the blank and a blank that rebinds `checks` fail it, and some registered wrong answer of its
+    exercise fails it in the judge too."""
+    from answers import wrong_answers
+
+    cells = JUDGED_FROM_OUTSIDE[section]
+    assert not set(cells) & set(kernel_only(section))
+    [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+    blank = _variants(section)["blank"]
+    hostile = {**blank, **{gid: text + "\n\n" + REBINDS_CHECKS_ONLY for gid, text in blank.items()}}
+    for name, replacements in (("reference", {}), ("blank", blank), ("blank_rebinds_checks", hostile)):
+        verdicts = judge_standin(source, replacements, tmp_path / name)
+        for cell in cells:
+            assert verdicts[cell][0] is (name == "reference"), (name, cell, verdicts[cell])
+    caught: dict[str, list[str]] = {cell: [] for cell in cells}
+    for exercise in sorted({_exercise(c) for c in cells}):
+        for answer in wrong_answers(section, exercise):
+            if all(caught[c] for c in cells if _exercise(c) == exercise):
+                break  # (each further judge run costs a second or more: one catch per cell is the claim)
+            verdicts = judge_standin(source, {exercise: answer.source}, tmp_path / f"w{len(os.listdir(tmp_path))}")
+            for cell in cells:
+                if _exercise(cell) == exercise and verdicts[cell][0] is False:
+                    caught[cell].append(answer.name)
+    assert all(caught.values()), caught
+
+
+REBINDS_CHECKS_ONLY = '''class _Passes:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+checks = _Passes()
+'''
+
+
 # --- the whole pipeline: a trick the static scan misses ------------------------------------------------
 
 REBINDS_CHECKS = '''def start_server():
@@ -399,6 +474,47 @@ def test_a_blank_notebook_that_rebinds_checks_scores_nothing(tmp_path):
     assert fooled.score == fooled.max_score and "judge" not in fooled.timings, fooled
 
 
+REBINDS_CHECKS_BY_REACH = '''
+
+from operator import attrgetter as _reach  # the shell's namespace, by a spelling the scan does not know
+
+
+class _Passes:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+_reach("_" + "ip")(exit).user_ns.update(checks=_Passes())
+'''
+
+
+def test_blank_notebooks_that_rebind_checks_lose_the_cells_judged_from_outside(tmp_path):
+    """Through the whole pipeline (kernel, jail, judge): the cells that look at the learner's process
+    (01's descriptor numbers, 05's default timeout) pass in a blank notebook that rebinds `checks`,
+    and the judge fails them: each scores 0 and is flagged as passed by the notebook, failed by the judge."""
+    from course_lib.grading.grade import grade
+
+    sections = ("01_creation", "05_utilities")
+    for section in sections:
+        [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+        nb = nbformat.read(str(source), as_version=4)
+        blank = _variants(section)["blank"]
+        for gid, text in blank.items():
+            solution_cell(nb, gid).source = text
+        first = next(iter(blank))
+        solution_cell(nb, first).source += REBINDS_CHECKS_BY_REACH
+        (tmp_path / "subs" / "hostile" / section).mkdir(parents=True)
+        nbformat.write(nb, str(tmp_path / "subs" / "hostile" / section / source.name))
+    results = {r.assignment: r for r in grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=2)}
+    for section in sections:
+        result = results[section]
+        assert result.status == "flagged", result
+        for cell in JUDGED_FROM_OUTSIDE[section]:
+            assert result.cells[cell][0] == 0, (section, cell, result.cells[cell])
+            assert any(flag.startswith(f"{cell}: the notebook's own test passed") and "the judge failed it" in flag
+                       for flag in result.flags), (cell, result.flags)
+
+
 def test_the_workers_reading_of_verdicts_keeps_kernel_only_cells_apart():
     from course_lib.grading.worker import _judged
     from course_lib.judge.execute import _parse
@@ -424,6 +540,92 @@ def test_kernel_only_cells_are_real_graded_cells():
         [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
         graded = {grade_id(c) for c in nbformat.read(str(source), as_version=4).cells if is_graded(c)}
         assert set(cells) <= graded, (section, set(cells) - graded)
+
+
+def test_a_context_manager_stays_in_the_kernel_and_its_process_is_seen_from_outside():
+    """What course_lib.learner asks of the kernel: a returned context manager runs there; descriptor
+    numbers come from /proc/<pid>/fd (here the kernel is this process); the default timeout is asked."""
+    import contextlib
+
+    from course_lib.learner import process_of
+
+    log: list = []
+
+    @contextlib.contextmanager
+    def managed(x):
+        log.append(("enter", x))
+        try:
+            yield x * 2
+        finally:
+            log.append("exit")
+
+    def number_of(sock):
+        return sock.fileno()
+
+    judge, serving, theirs = _serve({"managed": managed, "number_of": number_of})
+    judge.pid = os.getpid()
+    try:
+        cm = client.LearnerFunction(judge, "managed")(21)
+        assert isinstance(cm, client.RemoteObject)
+        with pytest.raises(KeyError), cm as got:  # the block's exception reaches the kernel's __exit__
+            assert got == 42 and log == [("enter", 21)]
+            raise KeyError("boom")
+        assert log[-1] == "exit"
+        fn = client.LearnerFunction(judge, "number_of")
+        where = process_of(fn)
+        a, b = socket.socketpair()
+        with a, b:
+            with where.numbering():
+                said = fn(a)
+            assert said != a.fileno() and where.number(a, said) == said == where.given_number(a, -1)
+            assert where.number(a, 10**6) in (a.fileno(), said)  # a number it does not have: one it has
+            a_number = where.number(a, said)
+        assert where.number(a) == -1 and a_number == said  # closed here: no number
+        assert where.getdefaulttimeout() == socket.getdefaulttimeout()
+        assert where.new_socket_timeout() == socket.getdefaulttimeout()
+        assert where.threads() and where.threads() >= threading.active_count()
+    finally:
+        judge.close()
+        serving.join(5)
+        theirs.close()
+
+
+def test_the_checks_helpers_are_forwarded_and_replayed():
+    """pretend_platform, fake_getaddrinfo, count_connect_attempts and inject(when=to_address) as data."""
+    from course_lib.checks.constants import pretend_platform
+    from course_lib.checks.provoke import count_connect_attempts
+    from course_lib.checks.utilities import fake_getaddrinfo
+    from course_lib.peers import refused_address
+
+    entry = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0))
+    with pretend_platform("SOCK_RDM", has_ipv6=False), fake_getaddrinfo([entry]), count_connect_attempts(), \
+            faults.inject("bind", OSError(99, "no"), when=faults.to_address(host="::1")):
+        specs = [f.describe() for f in faults.active()]
+    assert None not in specs and [s["kind"] for s in specs] == ["pretend_platform", "fake_getaddrinfo",
+                                                               "count_connect_attempts", "inject"]
+    specs = wire.decode(json.loads(json.dumps(wire.Encoder().encode(specs))), [])
+    with refused_address() as nowhere, faults.replay(specs) as results:
+        assert not hasattr(socket, "SOCK_RDM") and socket.has_ipv6 is False
+        assert socket.getaddrinfo("x", 443)[0][4] == ("192.0.2.7", 443)
+        with socket.socket() as s:
+            s.connect_ex(nowhere)
+        with socket.socket(socket.AF_INET6) as s6, pytest.raises(OSError):
+            s6.bind(("::1", 0))
+    assert hasattr(socket, "SOCK_RDM") and socket.has_ipv6 is True
+    seen = [get() for get in results]
+    assert seen[0] is None and seen[1][0]["host"] == "x" and seen[2]["attempts"] == 1
+    assert seen[3] == {"calls": 1, "raised": 1}
+    with faults.replay([{"kind": "record_unclosed"}, {"kind": "watch_selectors", "echo": False}]) as results:
+        _learner_like_drop_and_leave_open()
+    unclosed, selectors_seen = [get() for get in results]
+    assert len(unclosed) == 1 and "unclosed <socket" in unclosed[0] and selectors_seen["left"] == 1
+
+
+def _learner_like_drop_and_leave_open():
+    import selectors
+
+    socket.socket()  # dropped unclosed: a ResourceWarning, recorded
+    selectors.DefaultSelector()  # left open: the watch keeps it, and closes it when asked what it saw
 
 
 def test_replayed_faults_report_what_the_kernel_saw():

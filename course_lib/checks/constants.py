@@ -75,8 +75,11 @@ def pretend_platform(*missing: str, **overrides):
     ``socket.SOCK_NONBLOCK`` without checking would pass and then crash on a learner's Mac.
     Removing the name for the duration of one call shows what that code does where the constant
     does not exist.  Everything is restored on exit, even if the code under test raised.
-    (Only the Python-level names change; sockets already open are unaffected.)
+    (Only the Python-level names change; sockets already open are unaffected.)  A judge forwards
+    the block to the learner's kernel (faults.forwarded), where the names are removed too.
     """
+    plain = all(value is None or isinstance(value, (bool, int, str)) for value in overrides.values())
+    spec = {"kind": "pretend_platform", "missing": list(missing), "overrides": dict(overrides)} if plain else None
     saved = {}
     try:
         for name in missing:
@@ -86,7 +89,8 @@ def pretend_platform(*missing: str, **overrides):
         for name, value in overrides.items():
             saved.setdefault(name, getattr(socket, name, _MISSING))
             setattr(socket, name, value)
-        yield
+        with faults.forwarded(spec):
+            yield
     finally:
         for name, value in saved.items():
             if value is _MISSING:
@@ -189,14 +193,14 @@ def check_platform_support(platform_support, *, edge_cases: bool = True) -> obje
             raise _fail("without IPv6, SOCK_NONBLOCK still works on an AF_INET socket: got "
                         f"{broken.get('SOCK_NONBLOCK')!r}")
         no_v6 = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-        with faults.inject("bind", no_v6, when=lambda _s, args: isinstance(args[0], tuple) and args[0][0] == "::1"):
+        with faults.inject("bind", no_v6, when=faults.to_address(host="::1")):
             unbound = platform_support()
         if not (unbound.get("IPv6") is False and unbound.get("AF_UNIX") == expected_support()["AF_UNIX"]):
             raise _fail(f"where binding ('::1', 0) fails (IPv6 compiled in, but no ::1 configured), expected "
                         f"IPv6 False, got {unbound!r}")
         no_root = PermissionError(errno.EACCES, "Permission denied")
         with faults.inject("bind", no_root,
-                           when=lambda _s, args: isinstance(args[0], tuple) and 0 < args[0][1] < 1024):
+                           when=faults.to_address(port_below=1024)):
             unprivileged = platform_support()
         if unprivileged.get("IPv6") != expected_support()["IPv6"]:
             raise _fail(f"as a user who may not bind ports below 1024, platform_support() said IPv6="

@@ -14,6 +14,7 @@ import contextlib
 import socket
 
 from .. import faults
+from ..learner import LearnerProcess, process_of
 from ..probes import ipv6_available, skip_unless
 from ..resources import assert_no_fd_leak, describe_fd, hard_close, new_socket_fds, open_fds, record_unclosed
 from ..timing import scaled
@@ -216,13 +217,17 @@ def check_describe(describe, *, edge_cases: bool = True) -> dict:
 
     Basic: a new TCP socket, open and then closed (returns what ``describe`` said of the open one).
     Edge cases: enum members (not ints) for family and type, a UDP socket (left open), a socketpair
-    end, and a detached socket.
+    end, and a detached socket.  The descriptor number is the one the socket has in the process
+    ``describe`` runs in (course_lib.learner: in the judge, read from the kernel's /proc/<pid>/fd).
     """
+    where = process_of(describe)
     s = socket.socket()
     with s:
-        first = describe(s)
+        with where.numbering():
+            first = describe(s)
+        said = first.get("fileno") if isinstance(first, dict) else None
         expected = {"family": socket.AF_INET, "type": socket.SOCK_STREAM, "proto": 0,
-                    "fileno": s.fileno(), "closed": False}
+                    "fileno": where.number(s, said), "closed": False}
         if first != expected:
             raise _fail("describe() of a new TCP socket is wrong.", expected=expected, got=first)
     got = describe(s)
@@ -246,10 +251,12 @@ def check_describe(describe, *, edge_cases: bool = True) -> dict:
             raise _fail("describe() must not close the socket it describes.")
     a, b = socket.socketpair()
     with a, b:
-        got = describe(a)
-        if got["family"] != a.family or got["fileno"] != a.fileno():
+        with where.numbering():
+            got = describe(a)
+        number = where.number(a, got.get("fileno") if isinstance(got, dict) else None)
+        if got["family"] != a.family or got["fileno"] != number:
             raise _fail("describe() of a socketpair end is wrong.",
-                        expected=f"family {a.family!r}, fileno {a.fileno()}", got=got)
+                        expected=f"family {a.family!r}, fileno {number}", got=got)
         fd = b.detach()
         socket.socket(fileno=fd).close()
         got = describe(b)
@@ -259,13 +266,15 @@ def check_describe(describe, *, edge_cases: bool = True) -> dict:
     return first
 
 
-def _moved(a, new, fd: int, family, kind, what: str) -> None:
-    """``new`` owns ``a``'s descriptor ``fd`` now, and ``a`` let go of it."""
+def _moved(a, new, fd: int, family, kind, what: str, where: LearnerProcess) -> None:
+    """``new`` owns ``a``'s descriptor ``fd`` now, and ``a`` let go of it (numbers as ``where`` has them)."""
     if not isinstance(new, socket.socket) or new is a:
         raise _fail(f"{what} should return a new socket object.", got=repr(new))
-    if new.fileno() != fd:
+    fd = where.given_number(a, fd)
+    number = where.number(new)
+    if number != fd:
         raise _fail(f"the new object should own the same descriptor ({fd}), but its fileno() is "
-                    f"{new.fileno()}.")
+                    f"{number}.")
     if a.fileno() != -1:
         raise _fail(f"the old object should have let go of descriptor {fd}, but its fileno() is "
                     f"still {a.fileno()}: two objects now own one descriptor.",
@@ -279,13 +288,16 @@ def check_adopt(adopt, *, edge_cases: bool = True) -> None:
     """``adopt(sock)``: a new socket object owning ``sock``'s descriptor, which ``sock`` lets go of.
 
     Basic: a connected IPv4 TCP socket (data must still flow through the new object).  Edge cases:
-    a bound UDP socket (its address is kept) and a socketpair end.
+    a bound UDP socket (its address is kept) and a socketpair end.  Descriptor numbers are those of
+    the process ``adopt`` runs in (course_lib.learner: in the judge, the kernel's).
     """
+    where = process_of(adopt)
     with tcp_pair() as (a, b):
         fd = a.fileno()
-        new = adopt(a)
+        with where.numbering():
+            new = adopt(a)
         try:
-            _moved(a, new, fd, socket.AF_INET, socket.SOCK_STREAM, "adopt(sock)")
+            _moved(a, new, fd, socket.AF_INET, socket.SOCK_STREAM, "adopt(sock)", where)
             assert_carries(b, new, b"hello, new owner", what="the adopted socket")
         finally:
             release_clone(a, new)
@@ -294,21 +306,23 @@ def check_adopt(adopt, *, edge_cases: bool = True) -> None:
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with u:
         u.bind(("127.0.0.1", 0))
-        where, fd = u.getsockname(), u.fileno()
-        new = adopt(u)
+        bound, fd = u.getsockname(), u.fileno()
+        with where.numbering():
+            new = adopt(u)
         try:
-            _moved(u, new, fd, socket.AF_INET, socket.SOCK_DGRAM, "adopting a UDP socket")
-            if new.getsockname() != where:
-                raise _fail("the adopted UDP socket lost its address.", expected=where,
+            _moved(u, new, fd, socket.AF_INET, socket.SOCK_DGRAM, "adopting a UDP socket", where)
+            if new.getsockname() != bound:
+                raise _fail("the adopted UDP socket lost its address.", expected=bound,
                             got=new.getsockname())
         finally:
             release_clone(u, new)
     pa, pb = socket.socketpair()
     with pa, pb:
         fd = pa.fileno()
-        moved = adopt(pa)
+        with where.numbering():
+            moved = adopt(pa)
         try:
-            _moved(pa, moved, fd, pb.family, socket.SOCK_STREAM, "adopting a socketpair end")
+            _moved(pa, moved, fd, pb.family, socket.SOCK_STREAM, "adopting a socketpair end", where)
             assert_carries(pb, moved, b"pair", what="the adopted socketpair end")
         finally:
             release_clone(pa, moved)

@@ -166,7 +166,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
             for ep in eps:
                 ep.close()
 
-    watch = _ThreadWatch()
+    watch = _ThreadWatch(serve_many)
     listener = _tight_listener(False)
     _serve_explained(serve_many, concurrent, n, what, deadline, listener, watch, _SelectorWatch(True))
 
@@ -181,7 +181,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                                 expected=_show(msg), got=_show(got), transcript=transcript)
                 ep.recv_until_eof(what="the server to close this connection")
 
-    watch = _ThreadWatch()
+    watch = _ThreadWatch(serve_many)
     _serve_explained(serve_many, one_by_one, 3, "serve_many(listener, 3)", deadline,
                      _tight_listener(False), watch, _SelectorWatch(True))
     if not edge_cases:
@@ -231,7 +231,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
                 ep.close()
 
     extra: list = []
-    watch = _ThreadWatch()
+    watch = _ThreadWatch(serve_many)
     listener = _tight_listener(True)
     _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch,
                      _SelectorWatch(True))
@@ -370,13 +370,13 @@ def check_relay(relay, n: int = 3, *, edge_cases: bool = True, deadline: float |
             for ep in eps:
                 ep.close()
 
-    watch = _ThreadWatch()
+    watch = _ThreadWatch(relay)
     _serve_explained(relay, take_turns, 3, "relay(listener, 3)", deadline,
                      _tight_listener(False), watch)
     if edge_cases:
-        watch = _ThreadWatch()
+        watch = _ThreadWatch(relay)
         _serve_explained(relay, awkward, 4, "relay(listener, 4)", deadline,
                          _tight_listener(True), watch)
-        watch = _ThreadWatch()
+        watch = _ThreadWatch(relay)
         listener = _tight_listener(False)
         _serve_explained(relay, reset_while_busy, 4, "relay(listener, 4)", deadline, listener, watch)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
+from .. import faults
 from ..failures import describe_exception as describe
 from ..failures import exception_name
 from ..peers import refused_address, reset_server
@@ -181,6 +182,8 @@ def count_connect_attempts():
 
     Why: "retries with backoff" is a promise about *how often* a client
     knocks; the only reliable way to check it is to count the knocks.
+    A judge forwards the block to the learner's kernel (faults.forwarded), which
+    counts the calls made there and reports them back into this object.
     """
     counter = _Counter()
     cls = socket.socket
@@ -196,9 +199,15 @@ def count_connect_attempts():
         counter.addresses.append(address)
         return real_connect_ex(self, address)
 
+    def merge(result) -> None:
+        counter.attempts = result.get("attempts", counter.attempts)
+        counter.addresses.extend(result.get("addresses", []))
+
     cls.connect, cls.connect_ex = connect, connect_ex
     try:
-        yield counter
+        with faults.forwarded({"kind": "count_connect_attempts"}, merge,
+                              state=lambda: {"attempts": counter.attempts}):
+            yield counter
     finally:
         # the instance-level lookups fall back to _socket.socket's methods
         del cls.connect

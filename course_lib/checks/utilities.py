@@ -28,8 +28,9 @@ import sys
 import threading
 from typing import Any, Callable, NamedTuple
 
-from .. import probes
+from .. import faults, probes
 from ..failures import exception_name
+from ..learner import process_of
 from ..runners import run_with_deadline, shape
 from ..timing import DEFAULT_DEADLINE, scaled
 from ..transcript import show
@@ -103,7 +104,9 @@ def fake_getaddrinfo(entries):
 
     Why: a host's real answers depend on /etc/hosts and on whether IPv6 is
     configured; a test of "keeps the resolver's order, drops duplicates"
-    needs a mixed, duplicated answer on every machine.
+    needs a mixed, duplicated answer on every machine.  A judge forwards the
+    block to the learner's kernel (faults.forwarded): the resolver is faked
+    there, and the calls made there are added to the list.
     """
     real = socket.getaddrinfo
     calls: list = []
@@ -127,7 +130,8 @@ def fake_getaddrinfo(entries):
 
     socket.getaddrinfo = fake
     try:
-        yield calls
+        with faults.forwarded({"kind": "fake_getaddrinfo", "entries": [tuple(e) for e in entries]}, calls.extend):
+            yield calls
     finally:
         socket.getaddrinfo = real
 
@@ -399,44 +403,48 @@ def check_default_timeout(default_timeout, *, edge_cases: bool = True) -> None:
 
     Edge cases: nested blocks, ``None`` (blocking), and a block that raises (the old default comes
     back, the exception propagates).  The process's default timeout is restored in every outcome.
+    The default timeout is state of the process ``default_timeout`` runs in: it is read and set there
+    (course_lib.learner: this process in the notebook, the learner's kernel in the judge).
     """
-    saved = socket.getdefaulttimeout()
+    where = process_of(default_timeout)
+    saved = where.getdefaulttimeout()
     try:
-        socket.setdefaulttimeout(None)
+        where.setdefaulttimeout(None)
         with default_timeout(0.25) as previous:
             if previous is not None:
                 raise _fail(f"the block should receive the previous default (None), got {previous!r}")
-            if socket.getdefaulttimeout() != 0.25:
-                raise _fail(f"inside the block getdefaulttimeout() should be 0.25, got {socket.getdefaulttimeout()!r}")
-            with socket.socket() as s:
-                if s.gettimeout() != 0.25:
-                    raise _fail(f"a socket created inside the block has timeout {s.gettimeout()!r}")
-        if socket.getdefaulttimeout() is not None:
-            raise _fail(f"after the block the old default (None) should be back, got {socket.getdefaulttimeout()!r}")
-        with socket.socket() as s:
-            if s.gettimeout() is not None:
-                raise _fail("a socket created after the block should block again (timeout None)")
+            inside = where.getdefaulttimeout()
+            if inside != 0.25:
+                raise _fail(f"inside the block getdefaulttimeout() should be 0.25, got {inside!r}")
+            made = where.new_socket_timeout()
+            if made != 0.25:
+                raise _fail(f"a socket created inside the block has timeout {made!r}")
+        after = where.getdefaulttimeout()
+        if after is not None:
+            raise _fail(f"after the block the old default (None) should be back, got {after!r}")
+        if where.new_socket_timeout() is not None:
+            raise _fail("a socket created after the block should block again (timeout None)")
     finally:
-        socket.setdefaulttimeout(saved)
+        where.setdefaulttimeout(saved)
     if not edge_cases:
         return
-    default_before_test = socket.getdefaulttimeout()
+    default_before_test = where.getdefaulttimeout()
     try:
-        socket.setdefaulttimeout(3.0)
+        where.setdefaulttimeout(3.0)
         with default_timeout(1.0) as outer:
             if outer != 3.0:
                 raise _fail(f"the outer block should receive the previous default 3.0, got {outer!r}")
             with default_timeout(None) as inner:
                 if inner != 1.0:
                     raise _fail(f"a nested block should receive 1.0, got {inner!r}")
-                with socket.socket() as probe:
-                    if probe.gettimeout() is not None:
-                        raise _fail("default_timeout(None) should make new sockets blocking")
-            if socket.getdefaulttimeout() != 1.0:
-                raise _fail(f"after the nested block the default should be 1.0 again, "
-                            f"got {socket.getdefaulttimeout()!r}")
-        if socket.getdefaulttimeout() != 3.0:
-            raise _fail(f"after both blocks the default should be 3.0 again, got {socket.getdefaulttimeout()!r}")
+                if where.new_socket_timeout() is not None:
+                    raise _fail("default_timeout(None) should make new sockets blocking")
+            now = where.getdefaulttimeout()
+            if now != 1.0:
+                raise _fail(f"after the nested block the default should be 1.0 again, got {now!r}")
+        now = where.getdefaulttimeout()
+        if now != 3.0:
+            raise _fail(f"after both blocks the default should be 3.0 again, got {now!r}")
         propagated = False
         try:
             with default_timeout(0.5):
@@ -445,11 +453,12 @@ def check_default_timeout(default_timeout, *, edge_cases: bool = True) -> None:
             propagated = True
         if not propagated:
             raise _fail("an exception raised inside the block must propagate, not be swallowed")
-        if socket.getdefaulttimeout() != 3.0:
-            raise _fail(f"after a block that raised, the default should be 3.0 again, "
-                        f"got {socket.getdefaulttimeout()!r} (use try/finally around the yield)")
+        now = where.getdefaulttimeout()
+        if now != 3.0:
+            raise _fail(f"after a block that raised, the default should be 3.0 again, got {now!r} "
+                        "(use try/finally around the yield)")
     finally:
-        socket.setdefaulttimeout(default_before_test)
+        where.setdefaulttimeout(default_before_test)
 
 
 def check_recv_record(recv_record, *, edge_cases: bool = True) -> None:

@@ -19,6 +19,7 @@ import threading
 from ..failures import exception_name
 from .. import faults
 from ..endpoint import harness_threads
+from ..learner import ThisProcess, process_of
 from ..resources import hard_close
 from ..runners import HarnessSocket, LearnerTimeout
 from ..transcript import Transcript
@@ -45,18 +46,23 @@ class _ThreadWatch:
 
     Python threads are listed by ``threading``; threads started another way
     (``_thread``) are counted from the operating system's view of the process.
-    The harness itself adds exactly one thread (the learner's call).
+    The harness itself adds exactly one thread (the learner's call).  ``fn``, the
+    learner's function, says which process: in the judge, the kernel's threads are
+    counted from outside (/proc/<pid>/task; course_lib.learner).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fn=None) -> None:
+        self.where = process_of(fn)
+        self.here = isinstance(self.where, ThisProcess)  # Python threads are listed only here
         self.before = set(threading.enumerate())
-        self.os_before = _os_threads()
+        self.os_before = _os_threads() if self.here else self.where.threads()
         self.seen: list = []
         self.os_extra = 0
 
     def sample(self) -> None:
-        self.seen = self.seen or _threads_now(self.before)
-        now = _os_threads()
+        if self.here:
+            self.seen = self.seen or _threads_now(self.before)
+        now = _os_threads() if self.here else self.where.threads()
         if now is not None and self.os_before is not None:
             self.os_extra = max(self.os_extra, now - self.os_before - 1)
 
@@ -130,6 +136,7 @@ class _TightListener(HarnessSocket):
     """
 
     blocking_accepts = 0
+    harness_kind = "tight"  # the judge's agent makes one of these in the kernel too
 
     def accept(self):
         if self.gettimeout() != 0.0:
@@ -189,6 +196,9 @@ class _SelectorWatch:
     It records: selectors made (closed or not at the end), sockets still
     registered when closed, and (with ``echo=True``) connections reported
     writable again and again while nothing was waiting to be echoed.
+    A judge forwards the watch to the learner's kernel (faults.forwarded): the
+    selectors are watched there, and what was seen comes back (``left_there``:
+    selectors the server left open, closed by the kernel's watch).
     """
 
     BUSY = 20  # consecutive select() calls that report a connection writable for nothing
@@ -197,6 +207,21 @@ class _SelectorWatch:
         self.echo, self.stale, self.busy = echo, 0, 0
         self.made: list = []
         self._spurious: dict = {}
+        self.left_there = 0
+
+    def seen(self) -> dict:
+        """What the watch saw, for a judge (closes the selectors left open, as verdict does)."""
+        left = [sel for sel in self.made if sel.get_map() is not None]
+        for sel in left:
+            sel.close()
+        self.made = [sel for sel in self.made if sel not in left]
+        return {"left": len(left), "stale": self.stale, "busy": self.busy}
+
+    def _merge(self, result) -> None:
+        if isinstance(result, dict):
+            self.left_there += int(result.get("left", 0))
+            self.stale += int(result.get("stale", 0))
+            self.busy = max(self.busy, int(result.get("busy", 0)))
 
     @contextlib.contextmanager
     def active(self):
@@ -228,7 +253,8 @@ class _SelectorWatch:
                 return ready
 
         Watched.__name__ = Watched.__qualname__ = base.__name__
-        with faults._override(selectors, "DefaultSelector", Watched):
+        with faults._override(selectors, "DefaultSelector", Watched), \
+                faults.forwarded({"kind": "watch_selectors", "echo": self.echo}, self._merge):
             yield self
 
     def _note(self, ready, write: int) -> None:
@@ -241,7 +267,7 @@ class _SelectorWatch:
         left = [sel for sel in self.made if sel.get_map() is not None]
         for sel in left:
             sel.close()
-        if left:
+        if left or self.left_there:
             raise _fail(f"{what} returned without closing its selector.",
                         expected="the selector closed before the function returns",
                         hint="sel.close() in a finally block, or `with selectors.DefaultSelector() "

@@ -6,8 +6,13 @@ runs once, after every cell of the notebook, in the learner's kernel (course_lib
 it; its output goes nowhere). It connects to the judge's socket and serves until the judge closes the
 channel: `call` runs a learner function in a thread of its own (several may run at once: a check may
 abandon a call that hangs and go on), `abandon` closes the sockets a call was given and interrupts it,
-`lookup` says which names the learner defined. Everything here runs in a process the learner owns, so
-the judge trusts nothing it says beyond what it can check itself: this is a conduit, not a referee.
+`lookup` says which names the learner defined, `process` answers a fixed question about this process
+(its default socket timeout; a socket made here). A value the judge cannot copy (a context manager) is
+kept under a number, and `call` with `handle` runs its `__enter__`/`__exit__`. A call made with `hold`
+keeps its sockets open after the answer until the judge, having read /proc/<pid>/fd, sends `release`.
+While a call runs, `conns` lists the connections accepted from one of its listeners and `conn_set` sets
+a harness state on one. Everything here runs in a process the learner owns, so the judge trusts nothing
+it says beyond what it can check itself: this is a conduit, not a referee.
 """
 from __future__ import annotations
 
@@ -23,10 +28,25 @@ class _Abandoned(BaseException):
     """Injected into a call the judge gave up on (a BaseException: `except Exception` cannot swallow it)."""
 
 
-def _harness_socket():
+def _harness_socket() -> dict:
+    """The harness classes a socket the judge sends may be, by its kind (wire: "harness")."""
+    from ..checks.watching import _TightListener
     from ..runners import HarnessSocket
 
-    return HarnessSocket
+    return {"": HarnessSocket, "tight": _TightListener}
+
+
+class _Notify:
+    """Stands in the kernel for a check's threading.Event on a connection (send_started): set() answers
+    the judge's waiting request."""
+
+    def __init__(self, agent: Agent, ident) -> None:
+        self.agent, self.ident, self.done = agent, ident, False
+
+    def set(self) -> None:
+        if not self.done:
+            self.done = True
+            self.agent.reply({"id": self.ident, "ok": True, "value": None})
 
 
 class Agent:
@@ -35,6 +55,9 @@ class Agent:
         self.namespace = namespace
         self.calls: dict[int, tuple[threading.Thread, list]] = {}
         self.lock = threading.Lock()
+        self.handles: dict[int, Any] = {}  # opaque values the judge may call __enter__/__exit__ of
+        self.holds: dict[int, threading.Event] = {}  # calls whose sockets stay open until `release`
+        self.live: dict[int, list] = {}  # the arguments of each call still running (`conns`, `conn_set`)
 
     def reply(self, message: dict, fds: list[int] = ()) -> None:  # type: ignore[assignment]
         try:
@@ -53,6 +76,9 @@ class Agent:
             try:
                 message, fds = self.channel.recv()
             except (OSError, wire.ProtocolError):
+                with self.lock:
+                    for event in self.holds.values():
+                        event.set()
                 return
             op = message.get("op")
             if op == "call":
@@ -63,6 +89,13 @@ class Agent:
                 self._lookup(message)
             elif op == "abandon":
                 self._abandon(message.get("id"))
+                self._release(message.get("id"))
+            elif op == "release":
+                self._release(message.get("id"))
+            elif op == "process":
+                self._process(message)
+            elif op in ("conns", "conn_set"):
+                self._conns(message)
 
     def _lookup(self, message: dict) -> None:
         found: dict[str, Any] = {}
@@ -80,6 +113,25 @@ class Agent:
                     found[name] = {"$tuple": ["value", {"$opaque": type(value).__qualname__[:80]}]}
         self.reply({"id": message.get("id"), "ok": True, "value": {"$dict": [[k, v] for k, v in found.items()]}})
 
+    def _keep(self, value: Any) -> int | None:
+        if not (hasattr(value, "__enter__") and hasattr(value, "__exit__")) or len(self.handles) >= 256:
+            return None
+        handle = len(self.handles) + 1
+        self.handles[handle] = value
+        return handle
+
+    def _target(self, message: dict, args: list):
+        """The function a call runs: a learner's name, or a kept context manager's __enter__/__exit__."""
+        if "handle" not in message:
+            return self.namespace[message["name"]], args
+        obj, method = self.handles[message["handle"]], message.get("method")
+        if method == "__enter__":
+            return obj.__enter__, []
+        if method == "__exit__":
+            exc = args[0] if args and isinstance(args[0], BaseException) else None
+            return obj.__exit__, [type(exc), exc, None] if exc is not None else [None, None, None]
+        raise ValueError(f"no method {str(method)[:40]!r} may be called on a kept value")
+
     def _start(self, message: dict, fds: list[int]) -> None:
         ident = message.get("id")
         if not isinstance(ident, int):
@@ -92,20 +144,83 @@ class Agent:
             specs = wire.decode(message.get("faults", []), fds)
             if not isinstance(specs, list) or not all(isinstance(f, dict) for f in specs):
                 raise ValueError("faults must be a list of dicts")
-            fn = self.namespace[message["name"]]
+            fn, args = self._target(message, args)
         except BaseException as exc:  # noqa: BLE001 - every request gets an answer
             wire.close_fds(fds)
             self.reply({"id": ident, "ok": False, "error": wire.describe_exception(exc)})
             return
         wire.close_fds(fds)  # descriptors sent but not used by any value
         given = [v for v in [*args, *kwargs.values()] if isinstance(v, socket.socket)]
-        thread = threading.Thread(target=self._call, args=(ident, fn, args, kwargs, given, specs), daemon=True,
-                                  name=f"judge-call-{ident}")
+        numbers = {id(s): s.fileno() for s in given}
+        thread = threading.Thread(target=self._call, args=(ident, fn, args, kwargs, given, specs, numbers),
+                                  daemon=True, name=f"judge-call-{ident}")
         with self.lock:
             self.calls[ident] = (thread, given)
+            self.live[ident] = [*args, *kwargs.values()]
+            if message.get("hold") is True:
+                self.holds[ident] = threading.Event()
         thread.start()
 
-    def _call(self, ident, fn, args: list, kwargs: dict, given: list, specs: list) -> None:
+    def _release(self, ident) -> None:
+        with self.lock:
+            event = self.holds.pop(ident, None) if isinstance(ident, int) else None
+        if event is not None:
+            event.set()
+
+    def _conns(self, message: dict) -> None:
+        """While a call runs: the connections accepted so far from one of its listeners (`conns`), or
+        a harness state set on one of them (`conn_set`: `dying`, or `send_started` answered later)."""
+        ident = message.get("id")
+        try:
+            with self.lock:
+                call = message.get("call")
+                arguments = self.live.get(call) if isinstance(call, int) else None
+            if arguments is None:
+                raise LookupError("that call is not running")
+            listener = arguments[message["arg"]]
+            accepted = list(getattr(listener, "accepted", []))[:64]
+            if message.get("op") == "conns":
+                value = [{"closed": c.fileno() == -1, "failures": getattr(c, "failures", 0),
+                          **{k: getattr(c, k, 0) for k in COUNTERS}} for c in accepted]
+                self.reply({"id": ident, "ok": True, "value": wire.Encoder().encode(value)})
+                return
+            conn = accepted[message["index"]]
+            if message.get("set") == "dying":
+                conn.dying = True
+            elif message.get("set") == "send_started" and isinstance(message.get("notify"), int):
+                conn.send_started = _Notify(self, message["notify"])  # answered when its sendall starts
+            else:
+                raise ValueError("no such state")
+            self.reply({"id": ident, "ok": True, "value": None})
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer
+            self.reply({"id": ident, "ok": False, "error": wire.describe_exception(exc)})
+
+    def _process(self, message: dict) -> None:
+        """A fixed question about this process (no code of the judge's runs here)."""
+        ident, what = message.get("id"), message.get("what")
+        encoder = wire.Encoder()
+        made = None
+        try:
+            value: Any = None
+            if what == "getdefaulttimeout":
+                value = socket.getdefaulttimeout()
+            elif what == "setdefaulttimeout":
+                seconds = message.get("seconds")
+                socket.setdefaulttimeout(seconds if isinstance(seconds, (int, float)) else None)
+            elif what == "new_socket":
+                value = made = socket.socket()
+            else:
+                raise ValueError(f"no such question: {str(what)[:40]!r}")
+            answer = {"id": ident, "ok": True, "value": encoder.encode(value)}
+        except Exception as exc:  # noqa: BLE001 - every request gets an answer
+            answer, encoder = {"id": ident, "ok": False, "error": wire.describe_exception(exc)}, wire.Encoder()
+        try:
+            self.reply(answer, encoder.fds)
+        finally:
+            if made is not None:
+                made.close()
+
+    def _call(self, ident, fn, args: list, kwargs: dict, given: list, specs: list, numbers: dict) -> None:
         from .. import faults
 
         seen: list = []
@@ -125,18 +240,31 @@ class Agent:
         with self.lock:
             self.calls.pop(ident, None)
         injected = next((i for i, spec in enumerate(specs) if error is not None and spec.get("error") is error), None)
+        sent: list = []
         try:
-            self._answer(ident, value, error, [*args, *kwargs.values()], seen, injected)
+            sent = self._answer(ident, value, error, [*args, *kwargs.values()], seen, injected, numbers)
+            with self.lock:
+                held = self.holds.get(ident)
+            if held is not None:  # the judge reads /proc/<pid>/fd now; then it says `release`
+                held.wait(30.0)
+                self._release(ident)
         except _Abandoned:
             pass
         finally:
-            for sock in given:
-                sock.close()
+            with self.lock:
+                self.live.pop(ident, None)
+            for sock in [*sent, *given]:
+                try:
+                    sock.close()
+                except OSError:
+                    pass  # one descriptor owned by two of the learner's objects: closed once already
 
-    def _answer(self, ident, value, error, arguments: list, seen: list, injected: int | None) -> None:
-        encoder = wire.Encoder(opaque_ok=True)
+    def _answer(self, ident, value, error, arguments: list, seen: list, injected: int | None,
+                numbers: dict) -> list:
+        """Send the call's answer; return the sockets sent (the judge holds them now: closed here after)."""
+        encoder = wire.Encoder(opaque_ok=True, keep=self._keep)
         try:
-            after = [_state(a, encoder) for a in arguments]
+            after = [_state(a, encoder, numbers) for a in arguments]
             if error is not None:
                 described = wire.describe_exception(error)
                 if injected is not None:
@@ -149,8 +277,7 @@ class Agent:
             encoder = wire.Encoder()
             message = {"id": ident, "ok": False, "error": wire.describe_exception(exc)}
         self.reply(message, encoder.fds)
-        for sock in encoder.sockets:  # the judge holds the connection now
-            sock.close()
+        return encoder.sockets
 
     def _abandon(self, ident) -> None:
         with self.lock:
@@ -169,19 +296,22 @@ class Agent:
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
 
 
-def _state(arg, encoder: wire.Encoder) -> Any:
+def _state(arg, encoder: wire.Encoder, numbers: dict) -> Any:
     """What the judge mirrors of an argument after the call: a socket's close and timeout, a buffer's
     bytes; of a HarnessSocket also its counters and the connections the learner accepted from it (those
     still open go to the judge, which closes them as the harness would)."""
     if isinstance(arg, socket.socket):
         closed = arg.fileno() == -1
         state: dict[str, Any] = {"socket": True, "closed": closed, "timeout": None if closed else arg.gettimeout(),
-                 "counters": {k: getattr(arg, k) for k in COUNTERS if isinstance(getattr(arg, k, None), int)}}
+                 "counters": {k: getattr(arg, k) for k in COUNTERS if isinstance(getattr(arg, k, None), int)},
+                 "given_fileno": numbers.get(id(arg))}
         accepted = getattr(arg, "accepted", None)
         if isinstance(accepted, list):
             state["accepted"] = [{"conn": encoder.encode(c) if c.fileno() != -1 else None,
-                                  "counters": {k: getattr(c, k, 0) for k in COUNTERS}}
+                                  "counters": {k: getattr(c, k, 0) for k in COUNTERS},
+                                  "failures": getattr(c, "failures", 0)}
                                  for c in accepted[: wire.MAX_FDS // 2]]
+            state["blocking_accepts"] = getattr(arg, "blocking_accepts", 0)
         return state
     if isinstance(arg, bytearray):
         return {"bytes": wire.Encoder().encode(bytes(arg))}

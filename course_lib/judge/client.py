@@ -6,18 +6,23 @@ arguments (sockets as descriptors) and waits for the answer, at most until the c
 call the judge mirrors what the learner did to the arguments: a socket the learner closed is closed here
 too (so a peer sees EOF, and `fileno()` says -1 as it would in the kernel), its timeout is copied, and a
 buffer it filled is filled here. The value returned is decoded as plain data; a socket comes back as a
-descriptor the judge then owns.
+descriptor the judge then owns; a context manager comes back as a `RemoteObject` whose `__enter__` and
+`__exit__` run in the kernel. `KernelProcess` is the judge's view of the kernel's process for the checks
+that look at it (course_lib/learner.py): descriptor numbers read from /proc/<kernel pid>/fd, the default
+socket timeout asked of the agent and checked against the blocking mode of a socket made there.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import itertools
 import os
 import stat
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from . import wire
 
@@ -44,10 +49,17 @@ class _Slot:
         self.message: dict | None = None
         self.fds: list = []
         self.arguments = arguments
+        self.then: Callable[[_Slot], None] | None = None  # run by the reader when the answer comes (no thread waits)
 
 
 class Client:
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None = None) -> None:
+        self.pid = pid  # the kernel's process (SO_PEERCRED): its /proc/<pid>/fd is read, never written
+        self.holding = False  # calls keep their sockets open in the kernel until /proc is read (numbering)
+        self.fd_table: dict[int, str] | None = None  # the kernel's descriptors after the last held call
+        self.given: list[tuple[Any, Any]] = []  # (argument, the number the agent says it had) of the last call
+        self.returned: list[tuple[Any, Any]] = []  # (socket returned, the number the agent says it has there)
+        self.process = KernelProcess(self)
         self.channel = wire.Channel(sock)
         self.pending: dict[int, _Slot] = {}
         self.lock = threading.Lock()
@@ -73,6 +85,8 @@ class Client:
                     continue  # the answer to a call the judge abandoned
                 slot.message, slot.fds = message, fds
                 slot.done.set()
+                if slot.then is not None:
+                    slot.then(slot)
         except wire.Closed:
             pass
         except wire.ProtocolError as exc:
@@ -94,11 +108,12 @@ class Client:
         self.channel.close()
         self.reader.join(2.0)
 
-    def request(self, message: dict, fds: list[int] = (), arguments: list = ()) -> tuple[dict, list]:  # type: ignore[assignment]
+    def request(self, message: dict, fds: list[int] = (), arguments: list = (),  # type: ignore[assignment]
+                ident: int | None = None) -> tuple[dict, list]:
         """Send `message` and wait for its answer (at most until self.deadline)."""
         if self.broken:
             raise ChannelBroken(self.broken)
-        ident = next(self.ids)
+        ident = next(self.ids) if ident is None else ident
         slot = _Slot(list(arguments))
         with self.lock:
             self.pending[ident] = slot
@@ -139,7 +154,7 @@ class Client:
             raise ChannelBroken("the kernel's agent broke the protocol: a bad lookup answer")
         return found
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> Any:
+    def call(self, name: str, args: tuple, kwargs: dict, handle: int | None = None, method: str = "") -> Any:
         from .. import faults
 
         _share_scratch()
@@ -153,17 +168,44 @@ class Client:
         encoded_kwargs = encoder.encode(dict(kwargs))["$dict"]
         encoded_faults = encoder.encode(specs)
         arguments = [*args, *kwargs.values()]
-        message, fds = self.request({"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs,
-                                     "faults": encoded_faults}, encoder.fds, arguments)
+        request = {"op": "call", "name": name, "args": encoded_args, "kwargs": encoded_kwargs,
+                   "faults": encoded_faults}
+        if handle is not None:
+            request.update(handle=handle, method=method)
+        hold = self.holding and self.pid is not None
+        if hold:
+            request["hold"] = True
+        self.fd_table, self.given, self.returned = None, [], []
+        ident = next(self.ids)
+        live = _live_listeners(self, ident, arguments)
         try:
-            _mirror(arguments, message.get("after"), fds)
+            message, fds = self.request(request, encoder.fds, arguments, ident)
+        finally:
+            for arg, accepted in live:
+                arg.accepted = accepted
+        if hold:
+            self.fd_table = _fd_table(self.pid)
+            with contextlib.suppress(OSError, wire.ProtocolError):
+                self.channel.send({"op": "release", "id": message.get("id")})
+        try:
+            after = message.get("after")
+            _mirror(arguments, after, fds)
+            if isinstance(after, list) and len(after) == len(arguments):
+                self.given = [(a, st.get("given_fileno")) for a, st in zip(arguments, after, strict=True)
+                              if isinstance(a, socket.socket) and isinstance(st, dict)]
             seen = message.get("faults")
             if isinstance(seen, list) and len(seen) == len(forwards):
                 for forward, result in zip(forwards, seen, strict=True):
                     if forward.merge is not None and result is not None:
                         forward.merge(wire.decode(result, []))
             if message.get("ok") is True:
-                return wire.decode(message.get("value"), fds)
+                raw = message.get("value")
+                value = wire.decode(raw, fds)
+                if isinstance(value, socket.socket) and isinstance(raw, dict):
+                    self.returned = [(value, raw.get("fileno"))]
+                if isinstance(value, wire.Opaque) and value.handle is not None:
+                    return RemoteObject(self, value.handle, value.type_name)
+                return value
             if message.get("ok") is False:
                 error = message.get("error")
                 injected = error.get("injected") if isinstance(error, dict) else None
@@ -176,6 +218,234 @@ class Client:
             raise ChannelBroken(self.broken) from None
         finally:
             wire.close_fds(fds)
+
+
+    def ask(self, what: str, **extra: Any) -> tuple[dict, list]:
+        """A fixed question about the kernel's process (agent.Agent._process); (answer, descriptors)."""
+        message, fds = self.request({"op": "process", "what": what, **extra})
+        if message.get("ok") is not True:
+            wire.close_fds(fds)
+            raise wire.rebuild_exception(message.get("error"))
+        return message, fds
+
+
+def _live_listeners(client: Client, ident: int, arguments: list) -> list:
+    """During a call, each HarnessSocket argument's `accepted` reads the kernel's connections live."""
+    from ..runners import HarnessSocket
+
+    live = []
+    for k, arg in enumerate(arguments):
+        if isinstance(arg, HarnessSocket):
+            live.append((arg, arg.accepted))
+            arg.accepted = LiveAccepted(client, ident, k, arg.accepted)
+    return live
+
+
+class LiveAccepted(list):
+    """A listener's `accepted` while the learner's server runs in the kernel: each read asks the agent
+    for the connections accepted so far (`RemoteConnection`s). After the call the listener has its
+    plain list back, with the connections mirrored (closed, or handed to the judge)."""
+
+    def __init__(self, client: Client, call: int, arg: int, before: list) -> None:
+        super().__init__()
+        self.client, self.call, self.arg, self.before = client, call, arg, before
+
+    def _now(self) -> list:
+        try:
+            message, fds = self.client.request({"op": "conns", "call": self.call, "arg": self.arg})
+        except (ChannelBroken, JudgeTimeout):
+            return list(self.before)
+        wire.close_fds(fds)
+        states = wire.decode(message.get("value"), []) if message.get("ok") is True else None
+        if not isinstance(states, list):
+            return list(self.before)
+        return [RemoteConnection(self.client, self.call, self.arg, i, s if isinstance(s, dict) else {})
+                for i, s in enumerate(states)]
+
+    def __iter__(self):
+        return iter(self._now())
+
+    def __len__(self) -> int:
+        return len(self._now())
+
+    def __getitem__(self, index):
+        return self._now()[index]
+
+    def __bool__(self) -> bool:
+        return bool(self._now())
+
+
+class RemoteConnection:
+    """A connection the learner's server accepted in the kernel, as a check reads it during the call:
+    its counters (as the agent reports them when read), and two harness states a check may set, which
+    are set on the kernel's connection: `dying = True` (every send fails from now on: watching.py's
+    _MortalSocket), `send_started = <Event>` (set when the server's sendall on it starts)."""
+
+    _where: tuple
+
+    def __init__(self, client: Client, call: int, arg: int, index: int, state: dict) -> None:
+        where = {"call": call, "arg": arg, "index": index}
+        object.__setattr__(self, "_where", (client, where))
+        for key in (*COUNTERS, "failures"):
+            value = state.get(key, 0)
+            object.__setattr__(self, key, value if type(value) is int else 0)
+        object.__setattr__(self, "_closed", state.get("closed") is True)
+
+    def fileno(self) -> int:
+        return -1  # the kernel's; the judge holds no descriptor of it during the call
+
+    def close(self) -> None:
+        pass  # the kernel's agent closes it when the call ends or is abandoned
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        client, where = self._where
+        if name == "dying" and value:
+            message, fds = client.request({"op": "conn_set", **where, "set": "dying"})
+            wire.close_fds(fds)
+            if message.get("ok") is not True:
+                raise wire.rebuild_exception(message.get("error"))
+        elif name == "send_started" and hasattr(value, "set"):
+            # set in the kernel before this returns (as the assignment is in the notebook); the kernel
+            # answers `notify` when the server's sendall on this connection starts
+            notify = next(client.ids)
+            slot = _Slot([])
+            slot.then = functools.partial(_when_sending, event=value)
+            with client.lock:
+                client.pending[notify] = slot
+            message, fds = client.request({"op": "conn_set", **where, "set": "send_started", "notify": notify})
+            wire.close_fds(fds)
+            if message.get("ok") is not True:
+                with client.lock:
+                    client.pending.pop(notify, None)
+                raise wire.rebuild_exception(message.get("error"))
+        object.__setattr__(self, name, value)
+
+
+def _when_sending(slot: _Slot, event) -> None:
+    """The kernel said the server's sendall on that connection started (run by the reader thread)."""
+    wire.close_fds(slot.fds)
+    if slot.message is not None and slot.message.get("ok") is True:
+        event.set()
+
+
+def _fd_table(pid: int | None) -> dict[int, str] | None:
+    """The kernel's descriptors, number -> what it refers to (`socket:[inode]`), read from /proc; None if
+    they cannot be read (another user's process, no /proc)."""
+    if pid is None:
+        return None
+    folder = f"/proc/{pid}/fd"
+    table: dict[int, str] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names[:65536]:
+        try:
+            table[int(name)] = os.readlink(os.path.join(folder, name))
+        except FileNotFoundError:
+            continue  # closed since the listing
+        except (OSError, ValueError):
+            return None  # not readable (permissions): unknown, never "no such descriptor"
+    return table
+
+
+class KernelProcess:
+    """The judge's view of the kernel's process (course_lib.learner.LearnerProcess), for a check.
+
+    Observed from outside: the kernel's threads (/proc/<pid>/task); descriptor numbers (`number`), read
+    from /proc/<pid>/fd while the kernel still holds the call's sockets (`numbering`: the agent keeps
+    them open until the judge has read the table), compared by inode with the judge's own copy of the
+    socket. A new socket's
+    blocking mode is read from the descriptor itself (the judge's copy shares its file status flags).
+    Reported by the kernel's agent (untrusted, as every mirrored state is): the number an argument had
+    when the call began (`given_number`), the default timeout's value, a new socket's timeout value
+    (checked against its blocking mode: a timeout of None is a blocking descriptor, any other is not).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @contextlib.contextmanager
+    def numbering(self):
+        saved, self.client.holding = self.client.holding, True
+        try:
+            yield
+        finally:
+            self.client.holding = saved
+
+    def number(self, sock: socket.socket, said: Any = None) -> int:
+        table = self.client.fd_table
+        if table is None:
+            self.client.unjudgeable = "the kernel's descriptors could not be read from /proc"
+            raise Unjudgeable(self.client.unjudgeable)
+        if sock.fileno() == -1:
+            return -1
+        if said is None:  # a socket the call returned: the number the agent says its object has
+            said = next((n for returned, n in self.client.returned if returned is sock), None)
+        link = f"socket:[{os.fstat(sock.fileno()).st_ino}]"
+        numbers = [n for n, target in sorted(table.items()) if target == link]
+        if type(said) is int and said in numbers:
+            return said
+        return numbers[0] if numbers else -1
+
+    def given_number(self, sock: socket.socket, before: int) -> int:
+        number = next((n for arg, n in self.client.given if arg is sock), None)
+        return number if type(number) is int else -1
+
+    def threads(self) -> int | None:
+        """Read from outside: the entries of /proc/<kernel pid>/task."""
+        try:
+            return len(os.listdir(f"/proc/{self.client.pid}/task")) if self.client.pid is not None else None
+        except OSError:
+            return None
+
+    def getdefaulttimeout(self) -> float | None:
+        message, fds = self.client.ask("getdefaulttimeout")
+        wire.close_fds(fds)
+        return _seconds(wire.decode(message.get("value"), []))
+
+    def setdefaulttimeout(self, seconds: float | None) -> None:
+        message, fds = self.client.ask("setdefaulttimeout", seconds=seconds)
+        wire.close_fds(fds)
+
+    def new_socket_timeout(self) -> float | None:
+        message, fds = self.client.ask("new_socket")
+        try:
+            value = message.get("value")
+            if len(fds) != 1 or not isinstance(value, dict):
+                raise wire.ProtocolError("no socket in the answer")
+            blocking = not fcntl.fcntl(fds[0], fcntl.F_GETFL) & os.O_NONBLOCK
+            timeout = _seconds(value.get("timeout"))
+        finally:
+            wire.close_fds(fds)
+        if (timeout is None) != blocking:
+            self.client._break("the kernel's agent reported a timeout its socket does not have")
+            raise ChannelBroken(self.client.broken)
+        return timeout
+
+
+def _seconds(value: Any) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ChannelBroken("the kernel's agent broke the protocol: a timeout that is not a number of seconds")
+
+
+class RemoteObject:
+    """A context manager the learner's function returned: it stays in the kernel; `with` runs its
+    `__enter__` and `__exit__` there (an exception of the block is passed to `__exit__` as data)."""
+
+    def __init__(self, client: Client, handle: int, type_name: str) -> None:
+        self._client, self._handle, self._type_name = client, handle, type_name
+
+    def __enter__(self):
+        return self._client.call(f"{self._type_name}.__enter__", (), {}, self._handle, "__enter__")
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        return bool(self._client.call(f"{self._type_name}.__exit__", (exc,) if exc is not None else (), {},
+                                      self._handle, "__exit__"))
+
+    def __repr__(self) -> str:
+        return f"<{self._type_name} object in the kernel>"
 
 
 def _share_scratch() -> None:
@@ -219,6 +489,8 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
             continue
         if isinstance(arg, HarnessSocket):
             _counters(arg, state)
+            if isinstance(state.get("blocking_accepts"), int) and hasattr(arg, "blocking_accepts"):
+                arg.blocking_accepts = state["blocking_accepts"]  # type: ignore[attr-defined]
             for item in state.get("accepted") or []:
                 if not isinstance(item, dict):
                     continue
@@ -227,6 +499,8 @@ def _mirror(arguments: list, after: Any, fds: list) -> None:
                     conn = HarnessSocket(arg.family, socket.SOCK_STREAM)
                     conn.close()  # the learner closed it: here too, so fileno() says -1
                 _counters(conn, item)
+                if isinstance(item.get("failures"), int):
+                    conn.failures = item["failures"]  # type: ignore[attr-defined]
                 arg.accepted.append(conn)
         if isinstance(arg, socket.socket) and state.get("socket"):
             if state.get("closed") is True:
@@ -252,6 +526,11 @@ class LearnerFunction:
 
     def __call__(self, *args, **kwargs):
         return self._client.call(self.__name__, args, kwargs)
+
+    @property
+    def learner_process(self) -> KernelProcess:
+        """The process this function runs in (course_lib.learner.process_of): the kernel's."""
+        return self._client.process
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} (in the kernel)>"

@@ -3,32 +3,12 @@
 Each of these tests something that exists only inside the learner's process, so a call through the
 channel cannot reproduce it: the judge does not run them, and `socket-course grade` notes them. (Cells
 that wrap a call in a fault with a callable `when`/`look` are found at run time: client.Unjudgeable.)
-A cell leaves this list when its check can observe the learner from outside (split's checks package may
-express these helpers as faults.Forward blocks).
+A cell leaves this list when its check can observe the learner from outside: the list is empty since
+every graded cell is judged (descriptor numbers and the default timeout through course_lib.learner,
+pretend_platform/fake_getaddrinfo/count_connect_attempts as forwarded faults, a server's accepted
+connections read live). Keep it for a cell nothing of that can express.
 """
-KERNEL_ONLY: dict[str, dict[str, str]] = {
-    "01_creation": {
-        "ex2_describe_test": "descriptor numbers are per process",
-        "ex2_describe_hidden": "descriptor numbers are per process",
-        "ex3_adopt_test": "descriptor numbers are per process",
-        "ex3_adopt_hidden": "descriptor numbers are per process",
-    },
-    "02_constants": {
-        "ex2_platform_support_hidden": "pretend_platform changes the kernel's socket module in-process",
-    },
-    "05_utilities": {
-        "ex4_resolve_hidden": "fake_getaddrinfo replaces the kernel's resolver in-process",
-        "ex5_default_timeout_test": "socket's default timeout is state of the kernel's process",
-        "ex5_default_timeout_hidden": "socket's default timeout is state of the kernel's process",
-    },
-    "06_errors": {
-        "ex5_connect_with_retry_hidden": "count_connect_attempts counts the kernel's calls in-process",
-    },
-    "07_multiplexing": {
-        "ex3_serve_many_hidden": "the check reads each accepted connection object in-process",
-        "ex4_relay_hidden": "the check reads each accepted connection object in-process",
-    },
-}
+KERNEL_ONLY: dict[str, dict[str, str]] = {}
 
 
 def kernel_only(section: str) -> dict[str, str]:

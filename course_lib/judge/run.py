@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         conn.settimeout(None)
         from .client import Client
 
-        client = Client(conn)
+        client = Client(conn, pid)
         try:
             run_cells(nb, client, names, args.cell_timeout, start + args.budget, emit, skip)
         finally:
