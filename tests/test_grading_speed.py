@@ -112,3 +112,70 @@ def test_gate_keeps_jobs_places_and_waiting_does_not_count(tmp_path):
     others = sorted((s["in"], s["out"]) for s in stamps.values() if s is not first)
     assert len(others) == 4 and others[0][0] >= first["in"] + 1.5  # they waited for it
     assert all(later[0] >= earlier[1] for earlier, later in pairwise(others))  # one at a time
+
+
+def _blocks() -> dict:
+    import select
+
+    select.select([], [], [], 60)  # a notebook that runs on: stopped by the interruption, not by time
+    return {"ok": True}
+
+
+@pytest.mark.skipif(not HAS_FORK, reason="forked workers")
+def test_an_interrupted_run_stops_its_workers_and_cleans_up_after_each(tmp_path):
+    """Ctrl-C (or SIGTERM, see below) while workers run: each is stopped, reaped, and its `after` clean-up
+    (the jail's removal) runs, as when it ends on its own."""
+    import psutil
+
+    cleaned: list[int] = []
+
+    def done(key, report):
+        if key == "quick":
+            raise KeyboardInterrupt("the instructor pressed Ctrl-C")
+
+    tasks = [Task(key="slow", run=_blocks, after=cleaned.append),
+             Task(key="quick", run=lambda: {"ok": True}, after=cleaned.append)]
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_all(tasks, 2, 60.0, done)
+    assert time.monotonic() - start < 30
+    assert len(cleaned) == 2, cleaned  # both workers' clean-up ran, the interrupted one's too
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                   for pid in cleaned)
+
+
+def test_sigterm_interrupts_the_grader_like_ctrl_c():
+    import signal
+
+    from course_lib.grading.procs import interruptible
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs as soon as the call returns
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.skipif(not HAS_FORK or not Path("/tmp").is_dir(), reason="the jails' folders are under /tmp")
+def test_jails_of_graders_killed_outright_are_swept(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from course_lib.grading.sandbox import sweep_stale
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    live = os.getppid()  # alive for the whole test
+    stale = Path(f"/tmp/sc-{gone.pid}-swept")
+    kept = Path(f"/tmp/sc-{live}-kept")
+    decoy = Path(f"/tmp/sc-{gone.pid}x-not-a-jail")
+    for folder in (stale, kept, decoy):
+        folder.mkdir()
+    (stale / "kernel.json").write_text("{}")
+    try:
+        swept = sweep_stale()
+        assert gone.pid in swept and not stale.exists()
+        assert kept.is_dir() and decoy.is_dir()  # a live worker's jail, and a name that is not a jail's
+    finally:
+        for folder in (stale, kept, decoy):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -27,9 +27,9 @@ from .cells import grade_id, is_graded, nbgrader_meta
 from .course import Assignment, CourseError, assignments, make_api
 from .export import write_canvas_csv, write_grades_csv
 from .intake import Found, discover
-from .procs import Task, run_all, use_fork
+from .procs import Task, interruptible, run_all, use_fork
 from .release import generate
-from .sandbox import clean_after
+from .sandbox import clean_after, sweep_stale
 from .warm import warm_up
 from .worker import grade_job, job_spec
 
@@ -293,7 +293,10 @@ def grade(
         # sandboxed, the next submissions start their kernels while `jobs` others run cells (procs._Gate)
         if ahead is None or not sandbox:
             ahead = jobs if sandbox else 0
-        run_all([task_for(job) for job in pending], jobs, wall_budget, done_job, ahead=ahead)
+        if sandbox:
+            sweep_stale()  # what graders killed outright (SIGKILL, a power cut) left behind
+        with interruptible():
+            run_all([task_for(job) for job in pending], jobs, wall_budget, done_job, ahead=ahead)
         lap("run")
     finally:
         graded = {(r.student, r.assignment) for r in results}

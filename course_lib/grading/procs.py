@@ -10,6 +10,7 @@ submissions start their kernels while others run cells.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -127,8 +128,31 @@ def _kill_descendants() -> None:
             pass
 
 
+@contextlib.contextmanager
+def interruptible():
+    """Within the block, SIGTERM interrupts like Ctrl-C (KeyboardInterrupt), so that the grader's
+    clean-up runs (its workers stopped, their jails removed) instead of the process just vanishing."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def as_worker() -> None:
     """Set up this process to grade one submission: it adopts orphans and is capped in memory."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker is stopped, not interrupted (`interruptible`)
     _become_subreaper()
     _limit_memory(WORKER_MEMORY)
 
@@ -406,12 +430,13 @@ def run_all(tasks: Iterable[Task[K]], jobs: int, budget: float, on_done: Callabl
                 del running[run.reader]
                 places.done(run)
                 _finish(run, on_done, True, overran=True, budget=budget)
-    finally:
+    finally:  # also when interrupted (Ctrl-C, or SIGTERM through `interruptible`): nothing is left behind
         for run in running.values():
             kill_tree(run.pid)
             run.reader.close()
             if run.gate is not None:
                 run.gate.close()
+            reaper.add(run)  # reaped below, and its jail removed (`after`), as when it ends on its own
         reaper.drain()
         sel.close()
 

@@ -323,6 +323,51 @@ def _remove(cgroups: list[Path], folders: list[Path]) -> None:
         shutil.rmtree(folder, ignore_errors=True)  # rmtree never follows links out of the folder
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _worker_pid(name: str, prefix: str) -> int | None:
+    """The worker pid in a jail's name: sc-<pid>-..., sc-spec-<pid>-..., socket-course-<pid>."""
+    rest = name[len(prefix):] if name.startswith(prefix) else ""
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() and (rest == head or rest[len(head)] == "-") else None
+
+
+def sweep_stale() -> list[int]:
+    """Remove the jails of workers that are gone without cleaning up (their grader was killed outright,
+    with no chance to run `clean_after`); return those workers' pids.
+
+    Only this user's folders and cgroups count, and only those of a pid that no longer exists: a live
+    grader's jails (another run at the same time) are never touched. Links are never followed.
+    """
+    found: set[int] = set()
+    me = os.getuid()
+    for folder, prefix in ((Path("/tmp"), "sc-"), (Path(tempfile.gettempdir()), "sc-spec-")):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                pid = _worker_pid(entry.name, prefix)
+                if pid is not None and entry.is_dir(follow_symlinks=False) and \
+                        entry.stat(follow_symlinks=False).st_uid == me:
+                    found.add(pid)
+    for folder, _ in _cgroup_dirs("probe"):
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder.parent):
+                pid = _worker_pid(entry.name, "socket-course-")
+                if pid is not None:
+                    found.add(pid)
+    stale = sorted(pid for pid in found if pid != os.getpid() and not _alive(pid))
+    for pid in stale:
+        clean_after(pid)
+    return stale
+
+
 def clean_after(worker_pid: int) -> None:
     """Remove what the jails of a worker left behind (a worker stopped at its budget cannot clean up)."""
     cgroups = [folder for folder, _ in _cgroup_dirs(f"socket-course-{worker_pid}") if folder.exists()]
