@@ -208,6 +208,14 @@ class _SelectorWatch:
         self.made: list = []
         self._spurious: dict = {}
         self.left_there = 0
+        self.spinning = threading.Event()  # set once ``busy`` reaches BUSY (where the selectors are watched)
+
+    def idle(self, seconds: float) -> None:
+        """Hold the clients idle (every echo received, nothing sent) for up to ``seconds``: a server that
+        watches EVENT_WRITE with nothing to send spins through BUSY select() calls in that time, on a busy
+        machine as on a quiet one; a right one sleeps in select() and the window runs out. Where the
+        watch runs in the learner's kernel (a judge), nothing here is told, and the window runs out."""
+        self.spinning.wait(seconds)
 
     def seen(self) -> dict:
         """What the watch saw, for a judge (closes the selectors left open, as verdict does)."""
@@ -262,6 +270,8 @@ class _SelectorWatch:
                 and k.fileobj.bytes_received <= k.fileobj.bytes_sent}
         self._spurious = {key: self._spurious.get(key, 0) + 1 for key in idle}
         self.busy = max([self.busy, *self._spurious.values()])
+        if self.busy >= self.BUSY:
+            self.spinning.set()
 
     def verdict(self, what: str, transcript: Transcript) -> None:
         left = [sel for sel in self.made if sel.get_map() is not None]
