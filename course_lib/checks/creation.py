@@ -292,40 +292,34 @@ def check_adopt(adopt, *, edge_cases: bool = True) -> None:
     the process ``adopt`` runs in (course_lib.learner: in the judge, the kernel's).
     """
     where = process_of(adopt)
-    with tcp_pair() as (a, b):
-        fd = a.fileno()
-        with where.numbering():
-            new = adopt(a)
-        try:
-            _moved(a, new, fd, socket.AF_INET, socket.SOCK_STREAM, "adopt(sock)", where)
-            assert_carries(b, new, b"hello, new owner", what="the adopted socket")
-        finally:
-            release_clone(a, new)
+    with tcp_pair() as (a, b), _adopting(adopt, where, a, socket.SOCK_STREAM, "adopt(sock)") as new:
+        assert_carries(b, new, b"hello, new owner", what="the adopted socket")
     if not edge_cases:
         return
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     with u:
         u.bind(("127.0.0.1", 0))
-        bound, fd = u.getsockname(), u.fileno()
-        with where.numbering():
-            new = adopt(u)
-        try:
-            _moved(u, new, fd, socket.AF_INET, socket.SOCK_DGRAM, "adopting a UDP socket", where)
+        bound = u.getsockname()
+        with _adopting(adopt, where, u, socket.SOCK_DGRAM, "adopting a UDP socket") as new:
             if new.getsockname() != bound:
                 raise _fail("the adopted UDP socket lost its address.", expected=bound,
                             got=new.getsockname())
-        finally:
-            release_clone(u, new)
     pa, pb = socket.socketpair()
-    with pa, pb:
-        fd = pa.fileno()
-        with where.numbering():
-            moved = adopt(pa)
-        try:
-            _moved(pa, moved, fd, pb.family, socket.SOCK_STREAM, "adopting a socketpair end", where)
-            assert_carries(pb, moved, b"pair", what="the adopted socketpair end")
-        finally:
-            release_clone(pa, moved)
+    with pa, pb, _adopting(adopt, where, pa, socket.SOCK_STREAM, "adopting a socketpair end") as moved:
+        assert_carries(pb, moved, b"pair", what="the adopted socketpair end")
+
+
+@contextlib.contextmanager
+def _adopting(adopt, where: LearnerProcess, sock, kind, what: str):
+    """``adopt(sock)``, checked to own ``sock``'s descriptor (see _moved); released after the block."""
+    fd, family = sock.fileno(), sock.family
+    with where.numbering():
+        new = adopt(sock)
+    try:
+        _moved(sock, new, fd, family, kind, what, where)
+        yield new
+    finally:
+        release_clone(sock, new)
 
 
 def check_inheritable_copy(inheritable_copy, *, edge_cases: bool = True) -> None:
