@@ -33,14 +33,6 @@ def _threads_now(before: set) -> list:
             if t not in before and t not in harness_threads and t.is_alive()]
 
 
-def _os_threads() -> int | None:
-    try:
-        import psutil
-        return psutil.Process().num_threads()
-    except Exception:  # noqa: BLE001 - psutil missing or the platform hides threads
-        return None
-
-
 class _ThreadWatch:
     """Notices a server that uses more than the one thread it was called in.
 
@@ -55,14 +47,14 @@ class _ThreadWatch:
         self.where = process_of(fn)
         self.here = isinstance(self.where, ThisProcess)  # Python threads are listed only here
         self.before = set(threading.enumerate())
-        self.os_before = _os_threads() if self.here else self.where.threads()
+        self.os_before = self.where.threads()
         self.seen: list = []
         self.os_extra = 0
 
     def sample(self) -> None:
         if self.here:
             self.seen = self.seen or _threads_now(self.before)
-        now = _os_threads() if self.here else self.where.threads()
+        now = self.where.threads()
         if now is not None and self.os_before is not None:
             self.os_extra = max(self.os_extra, now - self.os_before - 1)
 
@@ -217,13 +209,17 @@ class _SelectorWatch:
         watch runs in the learner's kernel (a judge), nothing here is told, and the window runs out."""
         self.spinning.wait(seconds)
 
-    def seen(self) -> dict:
-        """What the watch saw, for a judge (closes the selectors left open, as verdict does)."""
+    def _close_left(self) -> int:
+        """Close the selectors the server left open; return how many there were."""
         left = [sel for sel in self.made if sel.get_map() is not None]
         for sel in left:
             sel.close()
         self.made = [sel for sel in self.made if sel not in left]
-        return {"left": len(left), "stale": self.stale, "busy": self.busy}
+        return len(left)
+
+    def seen(self) -> dict:
+        """What the watch saw, for a judge (closes the selectors left open, as verdict does)."""
+        return {"left": self._close_left(), "stale": self.stale, "busy": self.busy}
 
     def _merge(self, result) -> None:
         if isinstance(result, dict):
@@ -274,10 +270,7 @@ class _SelectorWatch:
             self.spinning.set()
 
     def verdict(self, what: str, transcript: Transcript) -> None:
-        left = [sel for sel in self.made if sel.get_map() is not None]
-        for sel in left:
-            sel.close()
-        if left or self.left_there:
+        if self._close_left() or self.left_there:
             raise _fail(f"{what} returned without closing its selector.",
                         expected="the selector closed before the function returns",
                         hint="sel.close() in a finally block, or `with selectors.DefaultSelector() "
