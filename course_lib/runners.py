@@ -185,13 +185,13 @@ class HarnessSocket(socket.socket):
         return data
 
     def recv_into(self, buffer, nbytes=0, flags=0):
-        """recv_into(), filling at most half of the space when short_recvs is on."""
-        if self.short_recvs:
-            space = nbytes or memoryview(buffer).nbytes
-            if space > 1:
-                nbytes = space // 2
-        if self.recv_cap and (nbytes or memoryview(buffer).nbytes) > self.recv_cap:
-            nbytes = self.recv_cap
+        """recv_into(), filling at most half of the space when short_recvs is on, at most recv_cap bytes."""
+        if self.short_recvs or self.recv_cap:  # else the buffer goes to the socket untouched (its own errors)
+            nbytes = nbytes or memoryview(buffer).nbytes
+            if self.short_recvs and nbytes > 1:
+                nbytes //= 2
+            if self.recv_cap:
+                nbytes = min(nbytes, self.recv_cap)
         n = super().recv_into(buffer, nbytes, flags)
         self.bytes_received += n
         return n

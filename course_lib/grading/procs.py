@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -132,7 +133,6 @@ def _kill_descendants() -> None:
 def interruptible():
     """Within the block, SIGTERM interrupts like Ctrl-C (KeyboardInterrupt), so that the grader's
     clean-up runs (its workers stopped, their jails removed) instead of the process just vanishing."""
-    import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -150,8 +150,6 @@ def interruptible():
 
 def as_worker() -> None:
     """Set up this process to grade one submission: it adopts orphans and is capped in memory."""
-    import signal
-
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker is stopped, not interrupted (`interruptible`)
     _become_subreaper()
     _limit_memory(WORKER_MEMORY)

@@ -219,7 +219,6 @@ class Client:
         finally:
             wire.close_fds(fds)
 
-
     def ask(self, what: str, **extra: Any) -> tuple[dict, list]:
         """A fixed question about the kernel's process (agent.Agent._process); (answer, descriptors)."""
         message, fds = self.request({"op": "process", "what": what, **extra})
