@@ -17,7 +17,7 @@ import contextlib
 import socket
 from typing import Any, Protocol
 
-__all__ = ["LearnerProcess", "ThisProcess", "process_of"]
+__all__ = ["LearnerProcess", "ThisProcess", "judged_kernel", "process_of"]
 
 
 class LearnerProcess(Protocol):
@@ -79,6 +79,22 @@ class ThisProcess:
 
 
 THIS = ThisProcess()
+_JUDGED: Any = None  # the kernel's process while a judge runs the test cells (course_lib.judge.run)
+
+
+def judged_kernel() -> Any:
+    """The kernel a judge is calling into (a `KernelProcess`: `sockets()`, `sockets_left(before)`), or None.
+
+    Set by the judge, whose process runs no learner code; in a notebook it is None, and a learner who sets
+    it changes only the notebook's own verdict, which counts only if the judge agrees.
+    """
+    return _JUDGED
+
+
+def judge_kernel(process: Any) -> None:
+    """The judge says which kernel it calls into (None: none)."""
+    global _JUDGED
+    _JUDGED = process
 
 
 def process_of(fn: Any) -> LearnerProcess:

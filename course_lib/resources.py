@@ -148,8 +148,19 @@ def assert_no_fd_leak(what: str = "this code"):
     AssertionError says how many leaked and what each socket is connected
     to.  A no-op where descriptors cannot be listed (Windows).
     """
+    from .learner import judged_kernel
+
+    kernel = judged_kernel()  # in a judge, the learner's sockets live in the kernel: count there too
+    in_kernel = kernel.sockets() if kernel is not None else None
     before = open_fds()
     yield
+    if in_kernel is not None:
+        left = kernel.sockets_left(in_kernel)
+        if left:
+            n = len(left)
+            raise AssertionError(
+                f"{what} left {n} socket{'s' if n != 1 else ''} open in the learner's kernel: "
+                f"{'; '.join(left[:5])}. Close every socket (a `with` block does it for you).")
     if before is None:
         return
     leaked = new_socket_fds(before)

@@ -419,6 +419,31 @@ def test_cells_that_look_at_the_learners_process_are_judged(section, tmp_path):
     assert all(caught.values()), caught
 
 
+def test_sockets_the_learner_leaves_open_in_the_kernel_are_seen_from_outside(tmp_path):
+    """A leak check counts the kernel's sockets (/proc/<kernel>/fd), not only the judge's: sockets kept
+    open (a module-level list) and sockets forgotten on an error path (kept alive by the traceback in
+    the notebook) fail bind_all's hidden cell in the judge as they do in the notebook."""
+    from answers import wrong_answers
+
+    [source] = sorted((NOTEBOOKS / "01_creation").glob("*.ipynb"))
+    mistakes = {a.name: a for a in wrong_answers("01_creation", "ex5_bind_all")}
+    kept = judge_standin(source, {"ex5_bind_all": mistakes["keeps_ports_reserved"].source}, tmp_path / "kept")
+    assert kept["ex5_bind_all_hidden"][0] is False
+    assert "left 3 sockets open in the learner's kernel" in kept["ex5_bind_all_hidden"][1]
+    on_error = judge_standin(source, {"ex5_bind_all": mistakes["leaks_on_error"].source}, tmp_path / "error")
+    assert on_error["ex5_bind_all_hidden"][0] is False, on_error["ex5_bind_all_hidden"]
+
+
+def test_a_kernel_socket_is_described_from_its_network_table():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        link = f"socket:[{os.fstat(listener.fileno()).st_ino}]"
+        assert client._describe_kernel_socket(os.getpid(), link) == f"AF_INET SOCK_STREAM socket bound to " \
+                                                                   f"{('127.0.0.1', port)!r}"
+    assert client._net_address("0100007F:1F90") == ("127.0.0.1", 8080)
+    assert client._describe_kernel_socket(os.getpid(), "socket:[0]") == "a socket"
+
+
 REBINDS_CHECKS_ONLY = '''class _Passes:
     def __getattr__(self, name):
         return lambda *args, **kwargs: None

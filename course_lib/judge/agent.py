@@ -232,6 +232,7 @@ class Agent:
                     return
                 except BaseException as exc:  # noqa: BLE001 - the learner's exception is the answer
                     value, error = None, exc
+                    _drop_frames(exc)  # what only its traceback kept alive is finalised here, watched
             seen = [get() for get in results]
         except _Abandoned:
             return
@@ -294,6 +295,23 @@ class Agent:
 
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
+
+
+def _drop_frames(error: BaseException) -> None:
+    """Cut the learner's frames loose from an exception the call raised (and from those it chains).
+
+    The judge gets the exception's type, errno and message, never its traceback. Its frames would keep
+    the function's local sockets alive until the call's thread ends, after the faults stopped watching:
+    a socket forgotten on the error path would then be closed by the garbage collector unseen, and would
+    still be open, or not, when the judge reads the kernel's descriptors. Dropped here, it is closed
+    while record_unclosed and the judge's count still look, as it is in the notebook.
+    """
+    seen: set[int] = set()
+    exc: BaseException | None = error
+    while exc is not None and id(exc) not in seen and len(seen) < 64:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
 
 
 def _state(arg, encoder: wire.Encoder, numbers: dict) -> Any:

@@ -18,8 +18,9 @@ import fcntl
 import functools
 import itertools
 import os
-import stat
 import socket
+import stat
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -58,6 +59,7 @@ class Client:
         self.holding = False  # calls keep their sockets open in the kernel until /proc is read (numbering)
         self.fd_table: dict[int, str] | None = None  # the kernel's descriptors after the last held call
         self.given: list[tuple[Any, Any]] = []  # (argument, the number the agent says it had) of the last call
+        self.crossed: set[str] = set()  # `socket:[inode]` of every socket sent to the kernel or received from it
         self.returned: list[tuple[Any, Any]] = []  # (socket returned, the number the agent says it has there)
         self.process = KernelProcess(self)
         self.channel = wire.Channel(sock)
@@ -75,6 +77,7 @@ class Client:
         try:
             while True:
                 message, fds = self.channel.recv()
+                self._note_crossing(fds)
                 ident = message.get("id")
                 with self.lock:
                     slot = self.pending.pop(ident, None) if isinstance(ident, int) else None
@@ -103,6 +106,15 @@ class Client:
         for slot in slots:
             slot.done.set()
 
+    def _note_crossing(self, fds) -> None:
+        """Remember the sockets that cross the channel: the kernel's copies are the judge's to account for
+        (given to a call, returned by one), not sockets the learner opened (KernelProcess.sockets_left)."""
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                info = os.fstat(fd)
+                if stat.S_ISSOCK(info.st_mode) and len(self.crossed) < 100_000:
+                    self.crossed.add(f"socket:[{info.st_ino}]")
+
     def close(self) -> None:
         self._break("the judge closed the channel")
         self.channel.close()
@@ -117,6 +129,7 @@ class Client:
         slot = _Slot(list(arguments))
         with self.lock:
             self.pending[ident] = slot
+        self._note_crossing(fds)
         try:
             self.channel.send({**message, "id": ident}, fds)
         except (OSError, wire.ProtocolError) as exc:
@@ -391,6 +404,24 @@ class KernelProcess:
         number = next((n for arg, n in self.client.given if arg is sock), None)
         return number if type(number) is int else -1
 
+    def sockets(self) -> set[str] | None:
+        """Read from outside: the kernel's sockets now (`socket:[inode]` of each descriptor), or None."""
+        table = _fd_table(self.client.pid)
+        return None if table is None else {link for link in table.values() if link.startswith("socket:[")}
+
+    def sockets_left(self, before: set[str]) -> list[str]:
+        """The sockets the learner's code opened in the kernel since `before` and left open, described.
+
+        Read from /proc/<kernel pid>/fd, not asked: a socket new since `before` that never crossed the
+        channel (the kernel's copies of the judge's arguments and of returned sockets, which the agent
+        closes after its answer, did) was opened by the learner's code and is still open.
+        """
+        now = self.sockets()
+        if now is None:
+            return []
+        left = sorted(now - before - self.client.crossed)
+        return [_describe_kernel_socket(self.client.pid, link) for link in left]
+
     def threads(self) -> int | None:
         """Read from outside: the entries of /proc/<kernel pid>/task."""
         try:
@@ -421,6 +452,43 @@ class KernelProcess:
             self.client._break("the kernel's agent reported a timeout its socket does not have")
             raise ChannelBroken(self.client.broken)
         return timeout
+
+
+def _describe_kernel_socket(pid: int | None, link: str) -> str:
+    """`socket:[inode]` described from /proc/<pid>/net (the kernel's network namespace): its kind and
+    addresses, as resources.describe_fd says them of a socket of this process."""
+    inode = link[len("socket:["):-1]
+    if not inode.isdigit() or inode == "0":  # 0: a connection no descriptor owns (TIME_WAIT)
+        return "a socket"
+    for table, kind in (("tcp", "AF_INET SOCK_STREAM"), ("tcp6", "AF_INET6 SOCK_STREAM"),
+                        ("udp", "AF_INET SOCK_DGRAM"), ("udp6", "AF_INET6 SOCK_DGRAM")):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii", errors="replace") as f:
+                lines = f.readlines()[1:4097]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[9] == inode:
+                local, remote = _net_address(fields[1]), _net_address(fields[2])
+                if remote[1] == 0:
+                    return f"{kind} socket bound to {local!r}"
+                return f"{kind} socket connected from {local!r} to {remote!r}"
+    return "a socket"
+
+
+def _net_address(text: str) -> tuple[str, int]:
+    """'0100007F:1F90' (/proc/net/tcp: host-order hex address, hex port) -> ('127.0.0.1', 8080)."""
+    host, _, port = text.partition(":")
+    try:
+        raw = bytes.fromhex(host)
+        if sys.byteorder == "little":
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        packed = raw
+        family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+        return socket.inet_ntop(family, packed), int(port, 16)
+    except (ValueError, OSError):
+        return "?", 0
 
 
 def _seconds(value: Any) -> float | None:

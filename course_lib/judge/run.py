@@ -193,8 +193,10 @@ def _alarm(_signum, _frame):
 
 def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: float, emit,
               skip: dict[str, str] | None = None) -> None:
+    from .. import learner
     from .client import LearnerFunction
 
+    learner.judge_kernel(client.process)  # leak checks count the kernel's sockets too (resources.py)
     found = client.lookup(names)
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     for name in names:
