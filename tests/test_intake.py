@@ -81,6 +81,32 @@ def test_links_and_special_files_are_refused_without_being_opened(tmp_path):
         read_notebook(tmp_path / "absent.ipynb")
 
 
+@pytest.mark.skipif(not hasattr(os, "O_DIRECTORY") or os.open not in os.supports_dir_fd,
+                    reason="opening relative to a folder descriptor is POSIX")
+def test_a_folder_swapped_for_a_link_after_discovery_is_not_followed(tmp_path):
+    """discover saw plain folders; then a student folder (or an assignment folder) became a link to
+    somewhere else before the worker read the notebook: the read refuses, it does not follow."""
+    subs = tmp_path / "subs"
+    (subs / "alice" / "00_pilot").mkdir(parents=True)
+    (subs / "alice" / "00_pilot" / "pilot.ipynb").write_text(PILOT.read_text())
+    [found] = discover(subs)
+    assert read_notebook(found.folder / "pilot.ipynb", under=subs).cells  # as discovered: read
+    elsewhere = tmp_path / "elsewhere" / "00_pilot"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "pilot.ipynb").write_text(PILOT.read_text())
+    (subs / "alice").rename(tmp_path / "moved")
+    (subs / "alice").symlink_to(elsewhere.parent)  # the student folder is a link now
+    with pytest.raises(Unreadable, match="on the way to pilot.ipynb is a symbolic link"):
+        read_notebook(found.folder / "pilot.ipynb", under=subs)
+    (subs / "alice").unlink()
+    (subs / "alice").mkdir()
+    (subs / "alice" / "00_pilot").symlink_to(elsewhere)  # the assignment folder is a link now
+    with pytest.raises(Unreadable, match="symbolic link"):
+        read_notebook(found.folder / "pilot.ipynb", under=subs)
+    with pytest.raises(Unreadable, match="not inside the submissions folder"):
+        read_notebook(elsewhere / "pilot.ipynb", under=subs)
+
+
 def test_discover_refuses_links_and_names_that_are_not_ids(tmp_path):
     subs = tmp_path / "subs"
     (subs / "alice" / "01_creation").mkdir(parents=True)

@@ -274,7 +274,7 @@ def grade(
                     root.mkdir(parents=True)
                     shutil.copyfile(template, root / "gradebook.db")
                     spec = job_spec(root, item.student, item.assignment, item.folder, list(assignment.notebooks),
-                                    source, feedback, sandbox, cell_timeout, judge)
+                                    source, feedback, sandbox, cell_timeout, judge, submissions)
                     pending.append(Job(item, assignment, root, spec))
             except Exception as exc:
                 finish(failed(item, f"could not be prepared ({type(exc).__name__})", assignment))

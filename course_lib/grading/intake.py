@@ -4,13 +4,16 @@ A class's submissions folder is written by students (or by a script that collect
 every name and byte in it is untrusted. This module is the only place that touches it:
 - `discover` walks SUBMISSIONS/<student>/<assignment>/ with lstat: a symbolic link, a device, a FIFO or
   anything but a plain folder or file is refused with a reason, never followed;
-- `read_notebook` opens a notebook with O_NOFOLLOW, checks it is a regular file, reads at most LIMITS.bytes,
+- `read_notebook` opens a notebook with O_NOFOLLOW (and every folder from the submissions folder down to
+  it, so a folder swapped for a link after `discover` is not followed), checks it is a regular file, reads
+  at most LIMITS.bytes,
   and checks the cell count, source sizes and ids before nbformat sees it; outputs a student submitted are
   dropped (autograde runs the notebook afresh);
 - messages say what is wrong with a file in the grader's words: they never quote the file's contents.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -111,19 +114,59 @@ class Unreadable(Exception):
     """A submitted notebook that cannot be graded; the message is the grader's, never the file's text."""
 
 
-def read_bytes(path: Path, limit: int) -> bytes:
-    """The bytes of a regular file, opened without following a link, at most `limit` of them."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_WALKS = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
+
+
+def _folder_of(path: Path, under: Path | None) -> tuple[int | None, str]:
+    """A descriptor of `path`'s folder reached from `under` one component at a time, never through a
+    link (a folder swapped for a link after `discover` looked is refused), and the file's name in it.
+    (None, path) where there is nothing to walk: no `under`, or no dir_fd on this platform."""
+    if under is None or not _WALKS:
+        return None, str(path)
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise Unreadable(f"{path.name} is missing") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise Unreadable(f"{path.name} is {_kind(st.st_mode)}, not a notebook file: refused")
+        parts = path.relative_to(under).parts
+    except ValueError:
+        raise Unreadable(f"{path.name} is not inside the submissions folder: refused") from None
+    if not parts or any(part in (".", "..") for part in parts):
+        raise Unreadable(f"{path.name} is not inside the submissions folder: refused")
+    folder = os.open(under, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(path, flags)
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW, dir_fd=folder)
+            os.close(folder)
+            folder = inner
     except OSError as exc:
-        raise Unreadable(f"{path.name} cannot be opened ({exc.strerror or type(exc).__name__})") from None
+        os.close(folder)
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise Unreadable(f"a folder on the way to {path.name} is a symbolic link or not a folder: "
+                             "refused, not followed") from None
+        raise Unreadable(f"{path.name} cannot be reached ({exc.strerror or type(exc).__name__})") from None
+    return folder, parts[-1]
+
+
+def read_bytes(path: Path, limit: int, under: Path | None = None) -> bytes:
+    """The bytes of a regular file, opened without following a link, at most `limit` of them.
+
+    With `under` (the submissions folder, which the instructor gave), every folder between it and the
+    file is opened without following a link too, so nothing swapped in after `discover` is followed.
+    """
+    flags = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+    folder, name = _folder_of(path, under)
+    try:
+        try:
+            st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            raise Unreadable(f"{path.name} is missing") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise Unreadable(f"{path.name} is {_kind(st.st_mode)}, not a notebook file: refused")
+        try:
+            fd = os.open(name, flags, dir_fd=folder)
+        except OSError as exc:
+            raise Unreadable(f"{path.name} cannot be opened ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        if folder is not None:
+            os.close(folder)
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # swapped between lstat and open
             raise Unreadable(f"{path.name} is not a regular file: refused")
@@ -163,9 +206,10 @@ def _check_shape(raw: object, name: str, limits: Limits) -> None:
         raise Unreadable(f"{name} holds {total} characters of source (at most {limits.total_source})")
 
 
-def read_notebook(path: Path, limits: Limits = LIMITS) -> nbformat.NotebookNode:
-    """A submitted notebook, checked and bounded, with the outputs it was submitted with dropped."""
-    data = read_bytes(path, limits.bytes)
+def read_notebook(path: Path, limits: Limits = LIMITS, under: Path | None = None) -> nbformat.NotebookNode:
+    """A submitted notebook, checked and bounded, with the outputs it was submitted with dropped (`under`:
+    the submissions folder, see read_bytes)."""
+    data = read_bytes(path, limits.bytes, under)
     try:
         raw = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:

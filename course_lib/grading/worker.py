@@ -34,11 +34,15 @@ def _line(text: str) -> str:
 
 
 def job_spec(root: Path, student: str, assignment: str, folder: Path, notebooks: list[Path],
-             source: Path | None, feedback: bool, sandbox: bool, cell_timeout: int | None, judge: bool = True) -> dict:
-    """What one worker needs to know, as plain data (it is also written to JOB.json where there is no fork)."""
+             source: Path | None, feedback: bool, sandbox: bool, cell_timeout: int | None, judge: bool = True,
+             submissions: Path | None = None) -> dict:
+    """What one worker needs to know, as plain data (it is also written to JOB.json where there is no fork).
+    `submissions`: the class's folder `folder` is in (the notebooks are read from it without following
+    a link on the way down)."""
     return {"root": str(root), "student": student, "assignment": assignment, "folder": str(folder),
             "notebooks": [str(p) for p in notebooks], "source": str(source) if source else None,
-            "feedback": feedback, "sandbox": sandbox, "cell_timeout": cell_timeout, "judge": judge}
+            "feedback": feedback, "sandbox": sandbox, "cell_timeout": cell_timeout, "judge": judge,
+            "submissions": str(submissions) if submissions else None}
 
 
 def _intake(job: dict, report: dict) -> dict:
@@ -54,7 +58,7 @@ def _intake(job: dict, report: dict) -> dict:
     read = {}
     for source in map(Path, job["notebooks"]):
         try:
-            nb = read_notebook(folder / source.name)
+            nb = read_notebook(folder / source.name, under=Path(job["submissions"]) if job.get("submissions") else None)
         except Unreadable as exc:
             report["problems"].append(str(exc))
             continue
