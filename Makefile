@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/socket-course lab --dir student
 
+# two or more workers (pytest-xdist): one per core, each file's tests in one worker (tests/conftest.py)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # the code's habits: ruff (style, bugbear, no time.sleep without a reason) and mypy over course_lib
 lint: $(STAMP)

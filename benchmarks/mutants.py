@@ -22,7 +22,7 @@ The honesty harness (tests/test_honesty.py) uses the same workers with --cell-ti
 reference and every wrong answer run alone, every test cell as nbgrader runs it, each failed cell listed.
 
 Goal (issue 11): >= 95 % of non-equivalent mutants killed in every section and >= 90 % of all mutants;
-``--check`` exits 1 below the goal (CI runs it through tests/test_mutants.py).
+``--check`` exits 1 below the goal (CI runs it through tests/test_honesty.py::test_tests_kill_the_mutants).
 """
 from __future__ import annotations
 

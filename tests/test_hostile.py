@@ -228,9 +228,19 @@ def test_nothing_is_left_running(graded):
 
 
 def jail_leftovers() -> list[Path]:
-    """cgroups and IPC/kernelspec folders of jails that were not removed."""
+    """cgroups and IPC/kernelspec folders of jails that were not removed: those whose worker is gone.
+
+    A jail named after a live process is in use (another test run on this machine, a pytest-xdist
+    worker beside this one); a jail whose worker has exited was left behind.
+    """
     found = [p for folder, _ in _cgroup_dirs("probe") for p in folder.parent.glob("socket-course-*")]
-    return found + [p for p in Path("/tmp").glob("sc-*-*") if p.name.split("-")[1].isdigit()]
+    found += [p for p in Path("/tmp").glob("sc-*-*") if p.name.split("-")[1].isdigit()]
+    return [p for p in found if not psutil.pid_exists(_worker_pid(p.name))]
+
+
+def _worker_pid(name: str) -> int:
+    digits = name.removeprefix("socket-course-").removeprefix("sc-").split("-")[0]
+    return int(digits) if digits.isdigit() else -1
 
 
 def test_submissions_folder_is_untouched(graded):
