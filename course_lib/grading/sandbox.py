@@ -178,7 +178,8 @@ class JailedKernelManager(_kernel_manager_base()):  # type: ignore[misc]
 
     A notebook's kernel makes its sockets in the IPC folder, which is then sealed (Jail.seal); the next
     notebook of the same assignment starts a kernel of its own, which must be able to make its sockets.
-    When the kernel is gone, the worker gives back its place to run cells (procs.gate_release).
+    When the kernel is gone, the worker gives back its place to run cells (procs.gate_release), if the
+    judge's Execute step (course_lib/judge/execute.py) has not already, when the cells and the judge were done.
     """
 
     async def _async_pre_start_kernel(self, **kw):

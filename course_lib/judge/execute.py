@@ -77,6 +77,10 @@ class JudgedExecute(Execute):
             finally:
                 if judge is not None:
                     judge.close()
+            # the cells and the judge are done: the kernel's shutdown need not hold a place to run cells
+            from ..grading.procs import gate_release
+
+            gate_release()
 
 
 @dataclass
