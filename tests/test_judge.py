@@ -27,7 +27,7 @@ import pytest
 
 from course_lib import faults
 from course_lib.grading.cells import grade_id, is_graded, is_solution, nbgrader_meta, solution_cell
-from course_lib.judge import agent, client, run, wire
+from course_lib.judge import agent, client, procfs, run, wire
 from course_lib.judge.kernel_only import kernel_only
 
 HERE = Path(__file__).parent
@@ -438,10 +438,10 @@ def test_a_kernel_socket_is_described_from_its_network_table():
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
         link = f"socket:[{os.fstat(listener.fileno()).st_ino}]"
-        assert client._describe_kernel_socket(os.getpid(), link) == f"AF_INET SOCK_STREAM socket bound to " \
+        assert procfs.describe_socket(os.getpid(), link) == f"AF_INET SOCK_STREAM socket bound to " \
                                                                    f"{('127.0.0.1', port)!r}"
-    assert client._net_address("0100007F:1F90") == ("127.0.0.1", 8080)
-    assert client._describe_kernel_socket(os.getpid(), "socket:[0]") == "a socket"
+    assert procfs.net_address("0100007F:1F90") == ("127.0.0.1", 8080)
+    assert procfs.describe_socket(os.getpid(), "socket:[0]") == "a socket"
 
 
 REBINDS_CHECKS_ONLY = '''class _Passes:

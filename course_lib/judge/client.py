@@ -20,12 +20,13 @@ import itertools
 import os
 import socket
 import stat
-import sys
 import threading
 import time
 from typing import Any, Callable
 
 from . import wire
+from .procfs import describe_socket as _describe_kernel_socket
+from .procfs import fd_table as _fd_table
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
 
@@ -340,27 +341,6 @@ def _when_sending(slot: _Slot, event) -> None:
         event.set()
 
 
-def _fd_table(pid: int | None) -> dict[int, str] | None:
-    """The kernel's descriptors, number -> what it refers to (`socket:[inode]`), read from /proc; None if
-    they cannot be read (another user's process, no /proc)."""
-    if pid is None:
-        return None
-    folder = f"/proc/{pid}/fd"
-    table: dict[int, str] = {}
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return None
-    for name in names[:65536]:
-        try:
-            table[int(name)] = os.readlink(os.path.join(folder, name))
-        except FileNotFoundError:
-            continue  # closed since the listing
-        except (OSError, ValueError):
-            return None  # not readable (permissions): unknown, never "no such descriptor"
-    return table
-
-
 class KernelProcess:
     """The judge's view of the kernel's process (course_lib.learner.LearnerProcess), for a check.
 
@@ -452,43 +432,6 @@ class KernelProcess:
             self.client._break("the kernel's agent reported a timeout its socket does not have")
             raise ChannelBroken(self.client.broken)
         return timeout
-
-
-def _describe_kernel_socket(pid: int | None, link: str) -> str:
-    """`socket:[inode]` described from /proc/<pid>/net (the kernel's network namespace): its kind and
-    addresses, as resources.describe_fd says them of a socket of this process."""
-    inode = link[len("socket:["):-1]
-    if not inode.isdigit() or inode == "0":  # 0: a connection no descriptor owns (TIME_WAIT)
-        return "a socket"
-    for table, kind in (("tcp", "AF_INET SOCK_STREAM"), ("tcp6", "AF_INET6 SOCK_STREAM"),
-                        ("udp", "AF_INET SOCK_DGRAM"), ("udp6", "AF_INET6 SOCK_DGRAM")):
-        try:
-            with open(f"/proc/{pid}/net/{table}", encoding="ascii", errors="replace") as f:
-                lines = f.readlines()[1:4097]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) > 9 and fields[9] == inode:
-                local, remote = _net_address(fields[1]), _net_address(fields[2])
-                if remote[1] == 0:
-                    return f"{kind} socket bound to {local!r}"
-                return f"{kind} socket connected from {local!r} to {remote!r}"
-    return "a socket"
-
-
-def _net_address(text: str) -> tuple[str, int]:
-    """'0100007F:1F90' (/proc/net/tcp: host-order hex address, hex port) -> ('127.0.0.1', 8080)."""
-    host, _, port = text.partition(":")
-    try:
-        raw = bytes.fromhex(host)
-        if sys.byteorder == "little":
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-        packed = raw
-        family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
-        return socket.inet_ntop(family, packed), int(port, 16)
-    except (ValueError, OSError):
-        return "?", 0
 
 
 def _seconds(value: Any) -> float | None:

@@ -1,0 +1,69 @@
+"""The kernel's process read from outside, through /proc: what the judge sees without asking the kernel.
+
+`fd_table` lists a process's descriptors (number -> `socket:[inode]`, a path, ...); `describe_socket`
+says what one socket is (kind and addresses) from the process's /proc/<pid>/net tables, which show its
+network namespace. Nothing here writes, or follows a link: readlink only reads the link's text.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+
+def fd_table(pid: int | None) -> dict[int, str] | None:
+    """The kernel's descriptors, number -> what it refers to (`socket:[inode]`), read from /proc; None if
+    they cannot be read (another user's process, no /proc)."""
+    if pid is None:
+        return None
+    folder = f"/proc/{pid}/fd"
+    table: dict[int, str] = {}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    for name in names[:65536]:
+        try:
+            table[int(name)] = os.readlink(os.path.join(folder, name))
+        except FileNotFoundError:
+            continue  # closed since the listing
+        except (OSError, ValueError):
+            return None  # not readable (permissions): unknown, never "no such descriptor"
+    return table
+
+
+def describe_socket(pid: int | None, link: str) -> str:
+    """`socket:[inode]` described from /proc/<pid>/net (the kernel's network namespace): its kind and
+    addresses, as resources.describe_fd says them of a socket of this process."""
+    inode = link[len("socket:["):-1]
+    if not inode.isdigit() or inode == "0":  # 0: a connection no descriptor owns (TIME_WAIT)
+        return "a socket"
+    for table, kind in (("tcp", "AF_INET SOCK_STREAM"), ("tcp6", "AF_INET6 SOCK_STREAM"),
+                        ("udp", "AF_INET SOCK_DGRAM"), ("udp6", "AF_INET6 SOCK_DGRAM")):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii", errors="replace") as f:
+                lines = f.readlines()[1:4097]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[9] == inode:
+                local, remote = net_address(fields[1]), net_address(fields[2])
+                if remote[1] == 0:
+                    return f"{kind} socket bound to {local!r}"
+                return f"{kind} socket connected from {local!r} to {remote!r}"
+    return "a socket"
+
+
+def net_address(text: str) -> tuple[str, int]:
+    """'0100007F:1F90' (/proc/net/tcp: host-order hex address, hex port) -> ('127.0.0.1', 8080)."""
+    host, _, port = text.partition(":")
+    try:
+        raw = bytes.fromhex(host)
+        if sys.byteorder == "little":
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        packed = raw
+        family = socket.AF_INET if len(packed) == 4 else socket.AF_INET6
+        return socket.inet_ntop(family, packed), int(port, 16)
+    except (ValueError, OSError):
+        return "?", 0
