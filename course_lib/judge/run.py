@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -122,30 +123,48 @@ def read_source(path: str) -> _Node:
     return data
 
 
-def _setns(path: str, kind: int) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if hasattr(os, "setns"):  # Python 3.12+
-            os.setns(fd, kind)
-            return
-        import ctypes
+def _setns_fd(fd: int, kind: int, what: str) -> None:
+    if hasattr(os, "setns"):  # Python 3.12+
+        os.setns(fd, kind)
+        return
+    import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.setns(fd, kind) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code), path)
-    finally:
-        os.close(fd)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, kind) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), what)
+
+
+NS_GET_USERNS = 0xB701  # ioctl on a namespace's descriptor: a descriptor of the user namespace owning it
 
 
 def join_namespaces(pid: int) -> None:
-    """Join the network namespace of process `pid` (and first its user namespace, if it has its own)."""
+    """Join the network namespace of process `pid`, first joining the user namespace that owns it.
+
+    As root that is the judge's own user namespace: only the network namespace is joined. As a user
+    without privileges, bubblewrap made the network namespace from a user namespace of its own, and the
+    kernel may run in another one nested in it (bwrap nests one to set the kernel's uid); only in the one
+    that owns the network namespace does the judge, whose user created both, hold the right to join it.
+    """
     if threading.active_count() != 1:
         raise RuntimeError("namespaces must be joined before any thread starts")
-    for kind, name in ((CLONE_NEWUSER, "user"), (CLONE_NEWNET, "net")):
-        theirs, ours = f"/proc/{pid}/ns/{name}", f"/proc/self/ns/{name}"
-        if os.stat(theirs).st_ino != os.stat(ours).st_ino:
-            _setns(theirs, kind)
+    theirs = f"/proc/{pid}/ns/net"
+    if os.stat(theirs).st_ino == os.stat("/proc/self/ns/net").st_ino:
+        return
+    net = os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            owner = fcntl.ioctl(net, NS_GET_USERNS)
+        except OSError:  # a Linux older than 4.9: the kernel's own user namespace, as before
+            owner = os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if os.fstat(owner).st_ino != os.stat("/proc/self/ns/user").st_ino:
+                _setns_fd(owner, CLONE_NEWUSER, "the user namespace of the kernel's network")
+        finally:
+            os.close(owner)
+        _setns_fd(net, CLONE_NEWNET, theirs)
+    finally:
+        os.close(net)
 
 
 def _kernel_tree(root: int) -> set[int]:
