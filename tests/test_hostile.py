@@ -264,9 +264,15 @@ def test_gradebook_is_consistent_with_grades_csv(graded):
 def test_sandbox_hides_sources_and_protects_the_gradebook(graded):
     out = graded["out"]
     attempts = printed("snoops", "ATTEMPTS", graded)
+    [job] = [p.parents[3] for p in (out / "work" / "jobs").glob("*/autograded/snoops/00_pilot/pilot.ipynb")]
+    # What the kernel opened at those paths is checked on this side: as root the kernel's private user
+    # cannot even make them in its jail; graded without privileges, the kernel is the grader's user in a
+    # user namespace and may write them, but into the jail's own tmpfs, which nothing outside reads.
+    assert not (job / "gradebook.db").read_bytes().endswith(b"pwned"), attempts  # ../../../gradebook.db
     assert not (out / "work" / "jobs" / "other__00_pilot").exists()
-    assert attempts["gradebook"] != "written"
-    assert attempts["other_job"] != "written"
+    assert not (REPO / "notebooks" / "x.ipynb").exists()
+    if os.geteuid() == 0:
+        assert attempts["gradebook"] != "written" and attempts["other_job"] != "written"
     assert attempts["repo_notebooks"] != "written"
     assert attempts["sources_seen"] == []
     assert graded["results"]["snoops"].score == 3
@@ -367,7 +373,10 @@ def test_nothing_a_kernel_writes_is_loaded_or_followed_outside_it(graded):
     [job] = [p.parents[3] for p in (graded["out"] / "work" / "jobs").glob("*/autograded/plants_files")]
     assert not (job / ".jupyter").exists() and not (job / "feedback" / "planted.html").exists()
     assert not any(p.name == "zz_planted.pth" for p in Path(sys.prefix).rglob("zz_planted.pth"))
-    assert report["planted"]["pth"] != "written" and report["planted"]["gradebook"] != "written"
+    assert report["planted"]["pth"] != "written"
+    assert b"PWNED" not in (job / "gradebook.db").read_bytes()  # written, if at all, in the jail's own tmpfs
+    if os.geteuid() == 0:
+        assert report["planted"]["gradebook"] != "written"
     assert not {"SC_GRADER_SECRET", "JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "PYTHONPATH"} & set(report["env"])
     assert set(KERNEL_ENV) <= set(report["env"])
     if os.geteuid() == 0:
