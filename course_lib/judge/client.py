@@ -24,9 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import wire
-from .procfs import describe_socket as _describe_kernel_socket
-from .procfs import fd_table as _fd_table
+from . import procfs, wire
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
 
@@ -198,7 +196,7 @@ class Client:
             for arg, accepted in live:
                 arg.accepted = accepted
         if hold:
-            self.fd_table = _fd_table(self.pid)
+            self.fd_table = procfs.fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):
                 self.channel.send({"op": "release", "id": message.get("id")})
         try:
@@ -386,7 +384,7 @@ class KernelProcess:
 
     def sockets(self) -> set[str] | None:
         """Read from outside: the kernel's sockets now (`socket:[inode]` of each descriptor), or None."""
-        table = _fd_table(self.client.pid)
+        table = procfs.fd_table(self.client.pid)
         return None if table is None else {link for link in table.values() if link.startswith("socket:[")}
 
     def sockets_left(self, before: set[str]) -> list[str]:
@@ -400,7 +398,7 @@ class KernelProcess:
         if now is None:
             return []
         left = sorted(now - before - self.client.crossed)
-        return [_describe_kernel_socket(self.client.pid, link) for link in left]
+        return [procfs.describe_socket(self.client.pid, link) for link in left]
 
     def threads(self) -> int | None:
         """Read from outside: the entries of /proc/<kernel pid>/task."""
