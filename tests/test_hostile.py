@@ -28,6 +28,9 @@ from course_lib.grading.sandbox import KERNEL_ENV, PROCESS_LIMIT, _cgroup_dirs, 
 HERE = Path(__file__).parent
 PILOT = HERE / "fixtures" / "pilot_course"
 HOSTILE = HERE / "fixtures" / "hostile"
+# in the seconds of the `sleep`s hostile notebooks leave behind: the processes this run must not leave are
+# told from those of a run beside it (tests/test_unprivileged.py runs this file again, in another worker)
+MARK = f".{os.getpid()}"  # sleep 307.<pid>: still about 307 s
 REPO = HERE.parent
 NOTEBOOK = PILOT / "00_pilot" / "pilot.ipynb"
 BUDGET = 25.0
@@ -86,7 +89,8 @@ def graded(tmp_path_factory):
     for path in sorted(HOSTILE.glob("*.py")):  # @REFERENCE@ stands for the correct solution
         if path.stem in SANDBOXED_ONLY and bwrap_path() is None:
             continue
-        put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO)).replace("@REFERENCE@", reference)))
+        put(path.stem, with_solution(path.read_text().replace("@REPO@", str(REPO)).replace("@REFERENCE@", reference)
+                                     .replace("@PID@", MARK)))
     for name, nb in structural().items():
         put(name, nb)
     put("invalid_json", raw="{ not a notebook")
@@ -208,20 +212,20 @@ def test_wall_budget_stops_a_notebook_and_everything_it_started(tmp_path):
     subs = tmp_path / "subs"
     dest = subs / "looper" / "00_pilot" / "pilot.ipynb"
     dest.parent.mkdir(parents=True)
-    nbformat.write(with_solution("import subprocess\nsubprocess.Popen(['sleep', '309'])\nwhile True:\n    pass"),
+    nbformat.write(with_solution(f"import subprocess\nsubprocess.Popen(['sleep', '309{MARK}'])\nwhile True:\n    pass"),
                    str(dest))
     start = time.monotonic()
     [result] = grade(subs, tmp_path / "out", feedback=False, source=PILOT, jobs=1, wall_budget=6, cell_timeout=60)
     assert time.monotonic() - start < 6 + 15  # the budget, plus set-up and clean-up
     assert result.status == "error" and "budget" in " ".join(result.problems) and result.score == 0
-    leftovers = [p.info for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "309"]]
+    leftovers = [p.info for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", f"309{MARK}"]]
     assert not leftovers
     assert not jail_leftovers()
 
 
 def test_nothing_is_left_running(graded):
     leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
-                 if p.info["cmdline"] and p.info["cmdline"][:2] in (["sleep", "307"], ["sleep", "308"])]
+                 if p.info["cmdline"] and p.info["cmdline"][:2] in (["sleep", f"307{MARK}"], ["sleep", f"308{MARK}"])]
     assert not leftovers, f"processes outlived grading: {leftovers}"
     assert graded["results"]["leaves_children"].score == 3  # its work was right; its processes are gone
     assert not jail_leftovers()
