@@ -92,21 +92,23 @@ def _fd_kind(fd: int) -> str:
     return "descriptor"  # pragma: no cover - block devices, event fds...
 
 
-def describe_fd(fd: int) -> str:
+def describe_fd(fd: int, shown: int | None = None) -> str:
     """Describe one descriptor for a leak message ("socket 127.0.0.1:5000 -> ...").
 
     Why: "1 descriptor leaked" is not actionable; "a socket connected from
     127.0.0.1:43210 to 127.0.0.1:5000" tells the learner which one they
-    forgot to close.
+    forgot to close. `shown`: the number to say, when `fd` is this process's
+    copy of another process's descriptor (the judge's view of the kernel).
     """
     kind = _fd_kind(fd)
+    number = fd if shown is None else shown
     if kind != "socket":
-        return f"fd {fd} ({kind})"
+        return f"fd {number} ({kind})"
     try:
         # socket(fileno=...) detects family and type from the descriptor.
         dup = socket.socket(fileno=os.dup(fd))
     except OSError:  # pragma: no cover - fd vanished meanwhile
-        return f"fd {fd} (socket)"
+        return f"fd {number} (socket)"
     with dup:
         family = getattr(dup.family, "name", str(dup.family))
         kind = getattr(dup.type, "name", str(dup.type))
@@ -117,8 +119,8 @@ def describe_fd(fd: int) -> str:
         try:
             remote = dup.getpeername()
         except OSError:
-            return f"fd {fd} ({family} {kind} socket bound to {local!r})"
-        return f"fd {fd} ({family} {kind} socket {local!r} -> {remote!r})"
+            return f"fd {number} ({family} {kind} socket bound to {local!r})"
+        return f"fd {number} ({family} {kind} socket {local!r} -> {remote!r})"
 
 
 def _summarise_fds(fds) -> str:

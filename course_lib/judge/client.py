@@ -394,11 +394,12 @@ class KernelProcess:
         channel (the kernel's copies of the judge's arguments and of returned sockets, which the agent
         closes after its answer, did) was opened by the learner's code and is still open.
         """
-        now = self.sockets()
-        if now is None:
+        table = procfs.fd_table(self.client.pid)
+        if table is None:
             return []
-        left = sorted(now - before - self.client.crossed)
-        return [procfs.describe_socket(self.client.pid, link) for link in left]
+        left = {n: link for n, link in sorted(table.items())
+                if link.startswith("socket:[") and link not in before and link not in self.client.crossed}
+        return [procfs.describe(self.client.pid, n, link) for n, link in left.items()]
 
     def threads(self) -> int | None:
         """Read from outside: the entries of /proc/<kernel pid>/task."""
