@@ -30,16 +30,22 @@ pytestmark = [
 ]
 
 
-def test_a_user_without_privileges_grades_a_class_with_the_sandbox_and_the_judge(tmp_path):
+@pytest.fixture(scope="module")
+def as_user() -> list[str]:
+    """The command prefix that runs a program as uid 1000 in a user namespace (skips where none can be made)."""
     probe = subprocess.run([*AS_USER, "id", "-u"], capture_output=True, text=True, timeout=30, check=False)
     if probe.returncode or probe.stdout.strip() != "1000":
         pytest.skip(f"this machine cannot make a user namespace: {probe.stderr.strip()[:200]}")
+    return AS_USER
+
+
+def test_a_user_without_privileges_grades_a_class_with_the_sandbox_and_the_judge(tmp_path, as_user):
     subs = tmp_path / "subs"
     for student in ("alice", "bob"):
         (subs / student / "01_creation").mkdir(parents=True)
         shutil.copy(NOTEBOOK, subs / student / "01_creation" / NOTEBOOK.name)
     out = tmp_path / "out"
-    run = subprocess.run([*AS_USER, sys.executable, "-m", "course_lib.cli", "grade", str(subs), "--out", str(out),
+    run = subprocess.run([*as_user, sys.executable, "-m", "course_lib.cli", "grade", str(subs), "--out", str(out),
                           "-q"], capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     with open(out / "grades.csv", newline="") as f:
@@ -48,14 +54,11 @@ def test_a_user_without_privileges_grades_a_class_with_the_sandbox_and_the_judge
 
 
 @pytest.mark.timeout(600)
-def test_the_hostile_corpus_holds_without_privileges(tmp_path):
+def test_the_hostile_corpus_holds_without_privileges(tmp_path, as_user):
     """tests/test_hostile.py, run by a grader that is uid 1000 in a user namespace: the kernels are then
     the grader's own user (no private uid), limited by rlimits where no cgroup can be made."""
-    probe = subprocess.run([*AS_USER, "id", "-u"], capture_output=True, text=True, timeout=30, check=False)
-    if probe.returncode or probe.stdout.strip() != "1000":
-        pytest.skip(f"this machine cannot make a user namespace: {probe.stderr.strip()[:200]}")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
-    run = subprocess.run([*AS_USER, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+    run = subprocess.run([*as_user, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                           "--basetemp", str(tmp_path / "base"), str(REPO / "tests" / "test_hostile.py")],
                          capture_output=True, text=True, timeout=540, cwd=REPO, env=env, check=False)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
