@@ -15,6 +15,8 @@ duration of one check:
   10061, and the errors the learner's socket calls raise carry those numbers), so a hard-coded Linux
   number fails on the grading machine too;
 - :func:`record_sleeps`: the delays passed to ``time.sleep`` (backoff schedules);
+- :func:`quick_timeouts`: the timeouts the learner sets expire sooner (and are recorded), so a peer
+  that never answers is waited out in a tenth of the time;
 - :func:`check_cleans_up`: a call that fails part-way must propagate the error and close what it opened;
 - :func:`assert_exact`: equal is not enough: ``1`` is not ``True``.
 
@@ -45,6 +47,7 @@ __all__ = [
     "forwarded",
     "inject",
     "pretend_errnos",
+    "quick_timeouts",
     "record_sleeps",
     "refuse_family",
     "short_sends",
@@ -410,6 +413,48 @@ def record_sleeps():
 
 
 @contextlib.contextmanager
+def quick_timeouts(factor: float = 10.0):
+    """The timeouts the learner's code sets expire ``factor`` times sooner; yields the seconds it asked for.
+
+    Covers ``sock.settimeout`` (and so ``socket.create_connection(..., timeout)``) and
+    ``socket.setdefaulttimeout``; a timeout of 0 or None is passed through. Why: whether a client
+    gives up on a peer that never answers is only seen by waiting for its timeout, and the exercises
+    ask for a second, waited out twice per graded notebook (its cells, then the judge). The check
+    then holds the timeouts asked for (the list) to the exercise's limit, not the clock; an answer
+    that waits some other way (``select``) is not sped up, and still meets the check's deadline.
+    """
+    asked: list = []
+    real = socket.socket.settimeout
+    real_default = socket.setdefaulttimeout
+    default_asked: list = []
+
+    def quicker(value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            asked.append(float(value))
+            return value / factor
+        return value
+
+    def settimeout(self, value):
+        return real(self, quicker(value) if called_by_learner() else value)
+
+    def setdefaulttimeout(value):
+        if called_by_learner():
+            default_asked.append(value)
+            value = quicker(value)
+        return real_default(value)
+
+    socket.setdefaulttimeout = setdefaulttimeout
+    try:
+        with _override(socket.socket, "settimeout", settimeout), \
+                forwarded({"kind": "quick_timeouts", "factor": factor}, asked.extend):
+            yield asked
+    finally:
+        socket.setdefaulttimeout = real_default
+        if default_asked:  # the learner's default outlives the check: leave it as they asked
+            real_default(default_asked[-1])
+
+
+@contextlib.contextmanager
 def replay(specs: list):
     """Open, in this process, the fault blocks a judge forwarded (course_lib.judge.agent).
 
@@ -443,6 +488,9 @@ def replay(specs: list):
             elif kind == "record_sleeps":
                 delays = stack.enter_context(record_sleeps())
                 results.append(lambda delays=delays: list(delays))
+            elif kind == "quick_timeouts":
+                asked = stack.enter_context(quick_timeouts(float(spec["factor"])))
+                results.append(lambda asked=asked: list(asked))
             elif kind in _CHECKS_FAULTS:
                 results.append(_CHECKS_FAULTS[kind](stack, spec))
             else:

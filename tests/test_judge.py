@@ -662,6 +662,14 @@ def test_replayed_faults_report_what_the_kernel_saw():
     with a, b, faults.replay(specs) as results:
         sent = _learner_like_send(a)
     assert sent == 5 and [get() for get in results] == [{"made": 3}, [], []]
+    with faults.quick_timeouts() as asked:  # the judge's side: the kernel's report is merged into its list
+        [forward] = [f for f in faults.active() if f.spec["kind"] == "quick_timeouts"]
+        spec = forward.describe()
+        with socket.socket() as c, faults.replay([spec]) as results:
+            c.settimeout(2.0)  # (from a test file: the learner's call)
+            assert c.gettimeout() == pytest.approx(2.0 / spec["factor"])
+        forward.merge(results[0]())
+    assert asked == [2.0]
 
 
 def _learner_like_send(sock):

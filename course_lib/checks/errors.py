@@ -173,11 +173,15 @@ def check_port_status(port_status, *, edge_cases: bool = True) -> None:
         if status != "closed":
             raise _fail(f"on a pretend Windows, where ECONNREFUSED is 10061, a refused connection "
                         f"should be 'closed', got {returned(status)}: compare with errno.ECONNREFUSED")
-    with no_leaks("port_status"), faults.unresponsive_address() as silent:
+    limit = scaled(1.0) + scaled(0.6)
+    with no_leaks("port_status"), faults.unresponsive_address() as silent, faults.quick_timeouts() as asked:
         if probes.skip_unless(silent is not None, "connects never time out here; the timeout was not checked"):
-            status = run_with_deadline(port_status, silent, deadline=scaled(1.0) + scaled(0.6),
+            status = run_with_deadline(port_status, silent, deadline=limit,
                                         what="port_status(an address that never answers)",
                                         hint="set a timeout of one second before connect_ex")
+            if asked and max(asked) > limit:
+                raise _fail(f"port_status(an address that never answers) set a timeout of {max(asked):g} s: it "
+                            f"would wait that long; set a timeout of one second before connect_ex")
             texts = {os.strerror(c) for c in probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS}
             if status not in texts:
                 raise _fail(f"when nobody answers, connect_ex reports the timeout as an error code "
@@ -254,9 +258,9 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
     after the budget).  Edge cases: sleeps that fit the budget, the number of attempts, doubling
     delays, other errors propagating at once, and each attempt's timeout the time left.
     """
-    with late_server(scaled(0.15)) as server:
+    with late_server(scaled(0.08)) as server:
         sock = run_with_deadline(connect_with_retry, server.address, scaled(1.5), deadline=scaled(2.5),
-                                  what="connect_with_retry(a server that starts after 0.15 s, budget 1.5 s)",
+                                  what="connect_with_retry(a server that starts after 0.08 s, budget 1.5 s)",
                                   transcript=server.transcript)
         if not isinstance(sock, socket.socket):
             raise _fail(f"connect_with_retry should return a socket, got {sock!r}")
@@ -277,15 +281,15 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
     with refused_address() as address:
         start = time.monotonic()
         try:
-            got = run_with_deadline(connect_with_retry, address, scaled(0.2),
+            got = run_with_deadline(connect_with_retry, address, scaled(0.1),
                                     deadline=scaled(2.0) + probes.REFUSAL_DELAY,
-                                    what="connect_with_retry(an address that always refuses, budget 0.2 s)")
+                                    what="connect_with_retry(an address that always refuses, budget 0.1 s)")
         except (ConnectionRefusedError, TimeoutError) as _exc:   # TimeoutError: Windows' slow refusals
             elapsed = time.monotonic() - start
             if not (isinstance(_exc, ConnectionRefusedError) or probes.REFUSAL_DELAY):
                 raise _fail(f"nothing listens at {address}: expected ConnectionRefusedError, got {_exc!r}") from _exc
-            if not (elapsed < scaled(0.2) + scaled(0.6) + probes.REFUSAL_DELAY):
-                raise _fail("with a 0.2 s budget connect_with_retry should give up soon after 0.2 s; it took "
+            if not (elapsed < scaled(0.1) + scaled(0.6) + probes.REFUSAL_DELAY):
+                raise _fail("with a 0.1 s budget connect_with_retry should give up soon after 0.1 s; it took "
                             f"{elapsed:.2f} s") from _exc
         else:
             raise _fail(f"nothing listens at {address}: expected ConnectionRefusedError, got {returned(got)}")
@@ -294,9 +298,9 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
     with refused_address() as nowhere:
         t0 = time.monotonic()
         try:
-            got = run_with_deadline(connect_with_retry, nowhere, scaled(0.15), 5.0,
+            got = run_with_deadline(connect_with_retry, nowhere, scaled(0.08), 5.0,
                                     deadline=scaled(1.0) + probes.REFUSAL_DELAY,
-                                    what="connect_with_retry(refusing address, budget 0.15 s, first_delay 5 s)",
+                                    what="connect_with_retry(refusing address, budget 0.08 s, first_delay 5 s)",
                                     hint="the budget also limits the sleeps: sleep min(delay, time left)")
         except (ConnectionRefusedError, TimeoutError) as _exc:   # TimeoutError: Windows' slow refusals
             if not (isinstance(_exc, ConnectionRefusedError) or probes.REFUSAL_DELAY):
@@ -304,15 +308,15 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
         else:
             raise _fail(f"expected ConnectionRefusedError, got {returned(got)}")
         took = time.monotonic() - t0
-        if not (took < scaled(0.15) + scaled(0.45) + probes.REFUSAL_DELAY):
-            raise _fail(f"budget 0.15 s with first_delay 5 s took {took:.2f} s; never sleep past the budget")
+        if not (took < scaled(0.08) + scaled(0.45) + probes.REFUSAL_DELAY):
+            raise _fail(f"budget 0.08 s with first_delay 5 s took {took:.2f} s; never sleep past the budget")
 
     with no_leaks("connect_with_retry"):
         with refused_address() as nowhere, count_connect_attempts() as counter:
             try:
-                got = run_with_deadline(connect_with_retry, nowhere, scaled(0.3), scaled(0.01),
+                got = run_with_deadline(connect_with_retry, nowhere, scaled(0.15), scaled(0.005),
                                         deadline=scaled(1.5) + probes.REFUSAL_DELAY,
-                                        what="connect_with_retry(budget 0.3 s)")
+                                        what="connect_with_retry(budget 0.15 s, first_delay 0.005 s)")
             except (ConnectionRefusedError, TimeoutError) as _exc:   # TimeoutError: Windows' slow refusals
                 if not (isinstance(_exc, ConnectionRefusedError) or probes.REFUSAL_DELAY):
                     raise _fail(f"expected ConnectionRefusedError, got {_exc!r}") from _exc
@@ -320,15 +324,15 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
                 raise _fail(f"expected ConnectionRefusedError, got {returned(got)}")
     if probes.skip_unless(not probes.REFUSAL_DELAY, "a refusal takes about 2 s here: the backoff is not counted"):
         if not (3 <= counter.attempts <= 10):
-            raise _fail(f"with a 0.3 s budget and delays of 10, 20, 40, 80, 160 ms there is room for about 6 attempts; "
+            raise _fail(f"with a 0.15 s budget and delays of 5, 10, 20, 40, 80 ms there is room for about 6 attempts; "
                         f"connect_with_retry made {counter.attempts} (too many means the delay does not double, too "
                         "few "
                         f"means it gave up early)")
     # The delays double; other errors and a timeout are not refusals; each attempt's wait fits the budget.
     with refused_address() as nowhere, faults.record_sleeps() as delays:
         try:
-            run_with_deadline(connect_with_retry, nowhere, scaled(0.3), 0.01, deadline=scaled(1.5),
-                              what="connect_with_retry(refusing address, budget 0.3 s)")
+            run_with_deadline(connect_with_retry, nowhere, scaled(0.16), 0.01, deadline=scaled(1.5),
+                              what="connect_with_retry(refusing address, budget 0.16 s)")
         except ConnectionRefusedError:
             pass
     if delays:  # (not checked if it sleeps through something other than time.sleep)
@@ -359,16 +363,16 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
                                                    "checked"):
             t0 = time.monotonic()
             try:
-                got = run_with_deadline(connect_with_retry, silent, scaled(0.3), deadline=scaled(1.5),
-                                        what="connect_with_retry(an address that never answers, budget 0.3 s)",
+                got = run_with_deadline(connect_with_retry, silent, scaled(0.15), deadline=scaled(1.5),
+                                        what="connect_with_retry(an address that never answers, budget 0.15 s)",
                                         hint="give each attempt the time left in the budget as its timeout")
             except OSError:
                 pass
             else:
                 raise _fail(f"nobody answers: expected TimeoutError, got {returned(got)}")
             took = time.monotonic() - t0
-            if not (took < scaled(0.3) + scaled(0.4)):
-                raise _fail(f"budget 0.3 s, but the attempt waited {took:.2f} s: each attempt's timeout is the time "
+            if not (took < scaled(0.15) + scaled(0.4)):
+                raise _fail(f"budget 0.15 s, but the attempt waited {took:.2f} s: each attempt's timeout is the time "
                             "left")
 
 
@@ -450,11 +454,16 @@ def check_first_reachable(first_reachable, *, edge_cases: bool = True) -> None:
                     raise _fail(f"expected the socket() error, got {exc!r}") from exc
             else:
                 raise _fail(f"no address can be tried: expected the OSError, got {returned(got)}")
-    with no_leaks("first_reachable (hidden tests)"), faults.unresponsive_address() as silent, echo_server() as srv:
+    with no_leaks("first_reachable (hidden tests)"), faults.unresponsive_address() as silent, echo_server() as srv, \
+            faults.quick_timeouts() as asked:
         if probes.skip_unless(silent is not None, "connects never time out here; the timeout was not checked"):
             sock = run_with_deadline(first_reachable, [(socket.AF_INET, silent), (socket.AF_INET, srv.address)],
                                       scaled(0.3), deadline=scaled(1.5), what="first_reachable(silent, then echo)",
                                       hint="set the timeout before connect()")
+            if asked and max(asked) > scaled(1.5):
+                sock.close()
+                raise _fail(f"first_reachable(silent, then echo, timeout=0.3) set a timeout of {max(asked):g} s: "
+                            f"give each connect the timeout passed in")
             with sock:
                 if sock.getpeername() != srv.address:
                     raise _fail(f"connected to {sock.getpeername()}")

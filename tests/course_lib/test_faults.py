@@ -69,6 +69,30 @@ def test_record_sleeps():
     assert delays == [0.001, 0.002]
 
 
+def test_quick_timeouts_shorten_the_learners_timeouts_and_record_what_they_asked_for():
+    before = socket.getdefaulttimeout()
+    with faults.unresponsive_address() as silent:
+        if silent is None:
+            pytest.skip("connects never time out here")
+        with faults.quick_timeouts(10) as asked, socket.socket() as s:
+            s.settimeout(1.0)
+            assert s.gettimeout() == pytest.approx(0.1)
+            start = time.monotonic()
+            code = s.connect_ex(silent)
+            took = time.monotonic() - start
+            socket.setdefaulttimeout(2.0)
+            assert socket.getdefaulttimeout() == pytest.approx(0.2)
+            s.settimeout(None)  # (no timeout, and 0, are passed through as they are)
+            assert s.gettimeout() is None
+        assert code in probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS and took < 0.9
+        assert asked == [1.0, 2.0]
+        assert socket.getdefaulttimeout() == 2.0  # the default the learner set is theirs, as they asked
+    socket.setdefaulttimeout(before)
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        assert s.gettimeout() == 1.0
+
+
 def test_assert_exact():
     faults.assert_exact({"a": True, "b": [1, (2, None)]}, {"a": True, "b": [1, (2, None)]}, "x")
     with pytest.raises(AssertionError, match="other types"):
