@@ -271,6 +271,9 @@ class Jail:
         config.KernelManager.ip = str(self.ipc_dir / "k")
         config.KernelManager.connection_file = str(self.ipc_dir / "kernel.json")
         config.Execute.on_notebook_start = self.ready
+        # the kernel served its one notebook: end it at once. A graceful shutdown interrupts it first
+        # (jupyter_client), and an interrupted ipykernel now and then waits out the 2.5 s until SIGTERM
+        config.Execute.shutdown_kernel = "immediate"
         config.Execute.kernel_manager_class = "course_lib.grading.sandbox.JailedKernelManager"
         global _JAIL
         _JAIL = self  # a worker grades one job: its kernel managers unseal this jail before each start
