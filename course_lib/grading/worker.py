@@ -216,6 +216,8 @@ def grade_job(job: dict) -> dict:
             extra = jail.config()
         if job["cell_timeout"]:
             extra.Execute.timeout = job["cell_timeout"]
+        # nbconvert validates the notebook after each of autograde's seven steps; once, after the last, will do
+        extra.Exporter.optimistic_validation = True
         if job.get("judge", True):
             from ..judge import supported
 
