@@ -279,7 +279,7 @@ _PROBE_SETS = {
                           "WSAEINPROGRESS", "WSAEALREADY"),
 }
 _TRANSLATED = ("connect", "connect_ex", "bind", "listen", "accept", "send", "sendall", "sendto",
-               "recv", "recv_into", "recvfrom", "shutdown")
+               "recv", "recv_into", "recvfrom", "shutdown", "getsockopt")  # getsockopt: SO_ERROR's code
 
 
 @contextlib.contextmanager
@@ -327,7 +327,10 @@ def pretend_errnos(platform: str):
                         raise
                     new = type(exc)(translate(exc.errno), exc.strerror)
                     raise new.with_traceback(exc.__traceback__) from None
-                return translate(result) if _method == "connect_ex" else result
+                if _method == "connect_ex" or (_method == "getsockopt" and isinstance(result, int)
+                                               and args[:2] == (socket.SOL_SOCKET, socket.SO_ERROR)):
+                    return translate(result)  # (a non-blocking connect's outcome, read after select)
+                return result
 
             stack.enter_context(_override(socket.socket, method, translated))
         stack.enter_context(forwarded({"kind": "pretend_errnos", "platform": platform}))

@@ -180,3 +180,34 @@ def _attempt(fn, *args, what: str, deadline=None, peer=None, transcript=None,
             e.__traceback__ = None
             e = e.__cause__ or e.__context__
         return None, cause
+
+
+#: how much sooner the learner's timeouts expire while a check waits out a peer that never answers
+QUICKER = 5.0
+
+
+def _waits_out_silence(call, limit: float, what: str, hint: str):
+    """``call(deadline)`` makes the learner's code wait for a peer that never answers, which should
+    give up after about a second (at most ``limit``); its result.
+
+    The call is made with the learner's timeouts expiring QUICKER times sooner (faults.quick_timeouts),
+    but only the clock is trusted: returning within ``limit / QUICKER`` and a little proves a timeout
+    of at most about ``limit`` was quickened. A call slower than that waits some other way (``select``)
+    or for too long, so it is made again as it is, and must end within ``limit``. The timeouts the code
+    asked for (what the kernel's faults report) only word the failure of a timeout that is too long.
+    """
+    import time
+
+    with faults.quick_timeouts(QUICKER) as asked:
+        start = time.monotonic()
+        result = call(limit)
+        took = time.monotonic() - start
+    if asked and max(asked) > limit:
+        raise _fail(f"{what}, it set a timeout of {max(asked):g} s: it would wait that long for an answer "
+                    f"that never comes.", expected=f"a timeout of about one second (at most {limit:.1f} s)",
+                    hint=hint)
+    if took <= limit / QUICKER + scaled(0.1):
+        return result
+    if hasattr(result, "close"):  # (a socket it returned: the call is made again)
+        result.close()
+    return call(limit)

@@ -21,6 +21,7 @@ from ..runners import run_with_deadline
 from ..timing import scaled
 from .provoke import (broken_pipe_is_deterministic, count_connect_attempts, describe, no_leaks, provoke, returned,
                       send_until_false)
+from .drivers import _waits_out_silence
 from .vocabulary import _fail
 
 __all__ = ["check_classify", "check_claim_port", "check_port_status", "check_robust_send",
@@ -173,15 +174,12 @@ def check_port_status(port_status, *, edge_cases: bool = True) -> None:
         if status != "closed":
             raise _fail(f"on a pretend Windows, where ECONNREFUSED is 10061, a refused connection "
                         f"should be 'closed', got {returned(status)}: compare with errno.ECONNREFUSED")
-    limit = scaled(1.0) + scaled(0.6)
-    with no_leaks("port_status"), faults.unresponsive_address() as silent, faults.quick_timeouts() as asked:
+    with no_leaks("port_status"), faults.unresponsive_address() as silent:
         if probes.skip_unless(silent is not None, "connects never time out here; the timeout was not checked"):
-            status = run_with_deadline(port_status, silent, deadline=limit,
-                                        what="port_status(an address that never answers)",
-                                        hint="set a timeout of one second before connect_ex")
-            if asked and max(asked) > limit:
-                raise _fail(f"port_status(an address that never answers) set a timeout of {max(asked):g} s: it "
-                            f"would wait that long; set a timeout of one second before connect_ex")
+            what, hint = "port_status(an address that never answers)", "set a timeout of one second before connect_ex"
+            status = _waits_out_silence(lambda limit: run_with_deadline(port_status, silent, deadline=limit,
+                                                                        what=what, hint=hint),
+                                        scaled(1.0) + scaled(0.6), what, hint)
             texts = {os.strerror(c) for c in probes.WOULDBLOCK_ERRNOS | probes.TIMEOUT_ERRNOS}
             if status not in texts:
                 raise _fail(f"when nobody answers, connect_ex reports the timeout as an error code "
@@ -454,16 +452,12 @@ def check_first_reachable(first_reachable, *, edge_cases: bool = True) -> None:
                     raise _fail(f"expected the socket() error, got {exc!r}") from exc
             else:
                 raise _fail(f"no address can be tried: expected the OSError, got {returned(got)}")
-    with no_leaks("first_reachable (hidden tests)"), faults.unresponsive_address() as silent, echo_server() as srv, \
-            faults.quick_timeouts() as asked:
+    with no_leaks("first_reachable (hidden tests)"), faults.unresponsive_address() as silent, echo_server() as srv:
         if probes.skip_unless(silent is not None, "connects never time out here; the timeout was not checked"):
-            sock = run_with_deadline(first_reachable, [(socket.AF_INET, silent), (socket.AF_INET, srv.address)],
-                                      scaled(0.3), deadline=scaled(1.5), what="first_reachable(silent, then echo)",
-                                      hint="set the timeout before connect()")
-            if asked and max(asked) > scaled(1.5):
-                sock.close()
-                raise _fail(f"first_reachable(silent, then echo, timeout=0.3) set a timeout of {max(asked):g} s: "
-                            f"give each connect the timeout passed in")
+            what, hint = "first_reachable(silent, then echo, timeout 0.3 s)", "set the timeout before connect()"
+            sock = _waits_out_silence(lambda limit: run_with_deadline(
+                first_reachable, [(socket.AF_INET, silent), (socket.AF_INET, srv.address)], scaled(0.3),
+                deadline=limit, what=what, hint=hint), scaled(1.5), what, hint)
             with sock:
                 if sock.getpeername() != srv.address:
                     raise _fail(f"connected to {sock.getpeername()}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import time
 
@@ -56,6 +57,11 @@ def test_pretend_errnos_changes_symbols_sets_and_raised_numbers():
             with pytest.raises(ConnectionRefusedError) as info, socket.socket() as s:
                 s.connect(address)
             assert info.value.errno == 61
+            with socket.socket() as s:  # a non-blocking connect's outcome, read with SO_ERROR after select
+                s.setblocking(False)
+                s.connect_ex(address)
+                select.select([], [s], [], 2.0)
+                assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 61
         with faults.pretend_errnos("win32"):
             assert errno.ECONNREFUSED == errno.WSAECONNREFUSED == 10061
     assert errno.ECONNREFUSED == linux_refused
