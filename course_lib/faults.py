@@ -67,14 +67,18 @@ class Forward:
     """A fault context active in this process, as data a judge can forward to the learner's kernel.
 
     ``spec`` is None where the fault cannot be described as data (a callable ``when`` or ``look``);
-    ``merge(result)`` folds what the kernel saw back into the object the block yielded.
+    ``merge(result)`` folds what the kernel saw back into the object the block yielded;
+    ``witness(attempts)``, where given, receives what the judge saw from outside the kernel during a call:
+    the TCP connection attempts made in the kernel's own network (course_lib.judge.procfs).
     """
 
-    def __init__(self, spec: dict | None, merge=None, error: BaseException | None = None, state=None) -> None:
+    def __init__(self, spec: dict | None, merge=None, error: BaseException | None = None, state=None,
+                 witness=None) -> None:
         self.spec = spec
         self.merge = merge
         self.error = error  # an injected exception: the kernel's copy propagating stands for this one
         self.state = state  # () -> dict: counters as they are now, sent with the spec
+        self.witness = witness
 
     def describe(self) -> dict | None:
         if self.spec is None:
@@ -91,10 +95,10 @@ def active() -> list:
 
 
 @contextlib.contextmanager
-def forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None):
+def forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None, witness=None):
     """Mark a fault block as open in this process, as data a judge forwards (see Forward); a fault kind
     defined outside this module (the checks' helpers) is replayed in the kernel by :func:`replay`."""
-    forward = Forward(spec, merge, error, state)
+    forward = Forward(spec, merge, error, state, witness)
     _ACTIVE.append(forward)
     try:
         yield forward

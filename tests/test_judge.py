@@ -674,3 +674,50 @@ def test_replayed_faults_report_what_the_kernel_saw():
 
 def _learner_like_send(sock):
     return sock.send(b"0123456789")  # (called from a test file: faults count it as the learner's)
+
+
+# --- what the kernel reports is checked against what is seen from outside ----------------------------
+
+HIDES_ITS_KNOCKS = (HERE / "wrong_answers" / "06_errors" / "ex5_connect_with_retry__never_sleeps.py").read_text() + '''
+
+import contextlib as _contextlib
+
+import course_lib.checks.errors as _errors
+import course_lib.checks.provoke as _provoke
+
+_real_count = _provoke.count_connect_attempts
+
+
+@_contextlib.contextmanager
+def _six_knocks():  # the count the backoff test wants to see, whatever was done
+    with _real_count() as counter:
+        yield counter
+        counter.attempts = 6
+
+
+_put = type(_errors).__setattr__  # (a spelling the static scan does not know)
+for _module in (_errors, _provoke):
+    _put(_module, "count_connect_attempts", _six_knocks)
+'''
+
+
+def test_connection_attempts_are_counted_from_outside_the_kernel(tmp_path):
+    """A connect_with_retry that hammers the server without sleeping, and makes course_lib report six
+    attempts in its kernel (in the notebook's checks and in what the agent replays): the notebook's own
+    hidden test passes; the judge counts the attempts in the kernel's network (its TCP ActiveOpens) and
+    fails it."""
+    from course_lib.grading.grade import grade
+    from course_lib.grading.integrity import inspect_submission
+
+    [source] = sorted((NOTEBOOKS / "06_errors").glob("*.ipynb"))
+    nb = nbformat.read(str(source), as_version=4)
+    solution_cell(nb, "ex5_connect_with_retry").source = HIDES_ITS_KNOCKS
+    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])  # unseen by the scan
+    (tmp_path / "subs" / "hides_its_knocks" / "06_errors").mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / "subs" / "hides_its_knocks" / "06_errors" / source.name))
+    [result] = grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=1)
+    if not result.timings.get("judge"):
+        pytest.skip("no judge here (no sandbox with a network of its own)")
+    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
+               and "the judge failed it" in flag for flag in result.flags), result.flags

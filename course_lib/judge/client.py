@@ -53,8 +53,10 @@ class _Slot:
 
 
 class Client:
-    def __init__(self, sock: socket.socket, pid: int | None = None) -> None:
+    def __init__(self, sock: socket.socket, pid: int | None = None, private_network: bool = False) -> None:
         self.pid = pid  # the kernel's process (SO_PEERCRED): its /proc/<pid>/fd is read, never written
+        # the kernel has a network of its own (sandboxed): what happens in it during a call is the call's
+        self.private_network = private_network
         self.holding = False  # calls keep their sockets open in the kernel until /proc is read (numbering)
         self.fd_table: dict[int, str] | None = None  # the kernel's descriptors after the last held call
         self.given: list[tuple[Any, Any]] = []  # (argument, the number the agent says it had) of the last call
@@ -190,11 +192,18 @@ class Client:
         self.fd_table, self.given, self.returned = None, [], []
         ident = next(self.ids)
         live = _live_listeners(self, ident, arguments)
+        witnesses = [f for f in forwards if f.witness is not None] if self.private_network else []
+        opens = procfs.tcp_active_opens(self.pid) if witnesses else None
         try:
             message, fds = self.request(request, encoder.fds, arguments, ident)
         finally:
             for arg, accepted in live:
                 arg.accepted = accepted
+        if opens is not None:
+            now = procfs.tcp_active_opens(self.pid)
+            if now is not None:
+                for forward in witnesses:
+                    forward.witness(now - opens)
         if hold:
             self.fd_table = procfs.fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):

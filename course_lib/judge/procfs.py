@@ -105,3 +105,18 @@ def net_address(text: str) -> tuple[str, int]:
         return socket.inet_ntop(family, packed), int(port, 16)
     except (ValueError, OSError):
         return "?", 0
+
+
+def tcp_active_opens(pid: int | None) -> int | None:
+    """TCP connection attempts made so far in the network namespace of process `pid` (ActiveOpens in its
+    /proc/<pid>/net/snmp: every connect() that sent a SYN, IPv4 and IPv6), or None if unreadable."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/net/snmp", encoding="ascii") as fh:
+            lines = [line.split() for line in fh.read(65536).splitlines() if line.startswith("Tcp:")]
+        if len(lines) >= 2 and "ActiveOpens" in lines[0]:
+            return int(lines[1][lines[0].index("ActiveOpens")])
+    except (OSError, ValueError, IndexError, UnicodeDecodeError):
+        pass
+    return None

@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         conn.settimeout(None)
         from .client import Client
 
-        client = Client(conn, pid)
+        client = Client(conn, pid, private_network=args.join)
         try:
             run_cells(nb, client, names, args.cell_timeout, start + args.budget, emit, skip)
         finally:
