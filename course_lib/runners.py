@@ -91,7 +91,8 @@ class ServerState:
     """How a learner's server function ended, as run_server saw it (one per listener it serves).
 
     finished: it returned or raised; error: what it raised (None if it returned); finished_at: when
-    (time.monotonic()); orphans: threads it left running when it returned.
+    (time.monotonic()); orphans: threads it left running when it returned; ended: an Event set then
+    (a client script can wait for it).
     """
 
     def __init__(self) -> None:
@@ -99,6 +100,7 @@ class ServerState:
         self.error: BaseException | None = None
         self.finished_at = float("inf")
         self.orphans = 0
+        self.ended = threading.Event()
 
     def finished_before(self, exc: BaseException) -> bool:
         """True if the learner's server function ended before ``exc`` happened.
@@ -508,6 +510,7 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         for c in listener.accepted:
             hard_close(c)
         hard_close(listener)  # clients still queued in the backlog see a reset now
+        state.ended.set()
 
     call = LearnerCall(server_fn, (listener,) + args, {}, what, on_finish=finish)
     try:

@@ -332,6 +332,10 @@ def check_concurrent_server(serve_concurrently, n: int = 10, *, edge_cases: bool
                                  "connection in its own thread (threading.Thread), start them "
                                  "all, then join them",
                             transcript=transcript)
+            # Every client is still connected: a server that joins its threads cannot return yet, one that
+            # forgot to has returned, or will as soon as it runs again (its threads wait for EOF: nothing
+            # else is left to run). Give it that moment, or its threads might end first and hide the bug.
+            listener.run.ended.wait(scaled(0.05))
             for ep in eps:
                 ep.shutdown_wr()
             for ep in eps:
