@@ -721,3 +721,42 @@ def test_connection_attempts_are_counted_from_outside_the_kernel(tmp_path):
     assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
                and "the judge failed it" in flag for flag in result.flags), result.flags
+
+
+HIDES_ITS_TIMEOUTS = (HERE / "wrong_answers" / "04_client" / "ex2_fetch_all__no_timeout.py").read_text() + '''
+
+import contextlib as _contextlib
+
+import course_lib.faults as _faults
+
+
+@_contextlib.contextmanager
+def _two_seconds(*methods, **how):  # every socket watched "has" a timeout of two seconds
+    yield [2.0]
+
+
+_put = type(_faults).__setattr__  # (a spelling the static scan does not know)
+_put(_faults, "watch_timeouts", _two_seconds)
+_put(_faults, "watch", _two_seconds)
+'''
+
+
+def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
+    """A fetch_all without a timeout that makes course_lib report a timeout on every socket (in the
+    notebook's checks and in what the agent replays): the notebook's own hidden test passes; the judge
+    also calls it against a server that never answers, where it is still waiting after a few seconds."""
+    from course_lib.grading.grade import grade
+    from course_lib.grading.integrity import inspect_submission
+
+    [source] = sorted((NOTEBOOKS / "04_client").glob("*.ipynb"))
+    nb = nbformat.read(str(source), as_version=4)
+    solution_cell(nb, "ex2_fetch_all").source = HIDES_ITS_TIMEOUTS
+    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])  # unseen by the scan
+    (tmp_path / "subs" / "hides_its_timeouts" / "04_client").mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / "subs" / "hides_its_timeouts" / "04_client" / source.name))
+    [result] = grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=1)
+    if not result.timings.get("judge"):
+        pytest.skip("no judge here")
+    assert result.cells["ex2_fetch_all_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex2_fetch_all_hidden: the notebook's own test passed")
+               and "never answers" in flag for flag in result.flags), result.flags

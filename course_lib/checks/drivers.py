@@ -17,6 +17,7 @@ import socket
 
 from .. import exchange, faults
 from ..endpoint import PeerStopped, WaitTimeout, Waker
+from ..learner import judged_kernel
 from ..runners import LearnerCall, LearnerTimeout, harness_listener, run_client, run_server, run_with_deadline
 from ..timing import DEFAULT_DEADLINE, scaled
 from ..transcript import Transcript
@@ -94,11 +95,19 @@ def _serve(server_fn, script, *args, what: str, deadline=None, expected=None, hi
         raise _fail(happened, expected=expected, hint=hint, transcript=transcript) from exc
 
 
-def _timeout_required(what: str, *methods: str):
+#: "a timeout (a few seconds)": the longest a client may wait for a server that never answers
+FEW_SECONDS = 10.0
+_TIMEOUT_HINT = "socket.create_connection(address, timeout=2.0), or sock.settimeout(2.0) before connecting"
+
+
+def _timeout_required(what: str, *methods: str, silent=None):
     """Decorate a client check: with edge cases, the learner's socket must have a timeout when it waits.
 
     Checked after the check's own scenario passed (a wrong reply is the bigger news); a client with
-    no timeout hangs for ever on the first server that does not answer.
+    no timeout hangs for ever on the first server that does not answer. The timeouts are watched as
+    the scenario runs (faults.watch_timeouts), which is what the learner's kernel reports. In the judge,
+    where that report is not trusted, ``silent(port)`` (the arguments of a call to a server that accepts
+    and never answers) is called as well, and the clock decides (_ends_against_silence).
     """
     def decorate(check):
         @functools.wraps(check)
@@ -109,12 +118,30 @@ def _timeout_required(what: str, *methods: str):
                 result = check(fn, *args, edge_cases=edge_cases, **kwargs)
             if None in seen:
                 raise _fail(f"{what} waited on a socket without a timeout: against a server that never "
-                            f"answers it would wait for ever.",
-                            hint="socket.create_connection(address, timeout=2.0), or sock.settimeout(2.0) "
-                                 "before connecting")
+                            f"answers it would wait for ever.", hint=_TIMEOUT_HINT)
+            if silent is not None and judged_kernel() is not None:
+                _ends_against_silence(fn, silent, what)
             return result
         return checked
     return decorate
+
+
+def _ends_against_silence(fn, silent, what: str) -> None:
+    """``fn(*silent(port))`` against a server that accepts and never answers ends (returns, or raises its
+    timeout) within FEW_SECONDS, its timeouts quickened fifty times: a few seconds become a tenth."""
+    from ..peers import silent_server
+
+    limit = scaled(FEW_SECONDS)
+    label = f"{what} against a server that never answers"
+
+    def call(deadline: float):
+        try:
+            return run_with_deadline(fn, *silent(srv.port), deadline=deadline, what=label, hint=_TIMEOUT_HINT)
+        except OSError:  # its timeout, propagated: an answer
+            return None
+
+    with silent_server(timeout=limit + scaled(2.0)) as srv:
+        _waits_out_silence(call, limit, label, _TIMEOUT_HINT, factor=50.0)
 
 
 def _learner_io(fn, args, what, transcript, deadline, ep=None, work=None):
@@ -186,19 +213,19 @@ def _attempt(fn, *args, what: str, deadline=None, peer=None, transcript=None,
 QUICKER = 5.0
 
 
-def _waits_out_silence(call, limit: float, what: str, hint: str):
+def _waits_out_silence(call, limit: float, what: str, hint: str, factor: float = QUICKER):
     """``call(deadline)`` makes the learner's code wait for a peer that never answers, which should
     give up after about a second (at most ``limit``); its result.
 
-    The call is made with the learner's timeouts expiring QUICKER times sooner (faults.quick_timeouts),
-    but only the clock is trusted: returning within ``limit / QUICKER`` and a little proves a timeout
+    The call is made with the learner's timeouts expiring ``factor`` times sooner (faults.quick_timeouts),
+    but only the clock is trusted: returning within ``limit / factor`` and a little proves a timeout
     of at most about ``limit`` was quickened. A call slower than that waits some other way (``select``)
     or for too long, so it is made again as it is, and must end within ``limit``. The timeouts the code
     asked for (what the kernel's faults report) only word the failure of a timeout that is too long.
     """
     import time
 
-    with faults.quick_timeouts(QUICKER) as asked:
+    with faults.quick_timeouts(factor) as asked:
         start = time.monotonic()
         result = call(limit)
         took = time.monotonic() - start
@@ -206,7 +233,7 @@ def _waits_out_silence(call, limit: float, what: str, hint: str):
         raise _fail(f"{what}, it set a timeout of {max(asked):g} s: it would wait that long for an answer "
                     f"that never comes.", expected=f"a timeout of about one second (at most {limit:.1f} s)",
                     hint=hint)
-    if took <= limit / QUICKER + scaled(0.1):
+    if took <= limit / factor + scaled(0.1):
         return result
     if hasattr(result, "close"):  # (a socket it returned: the call is made again)
         result.close()
