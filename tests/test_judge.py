@@ -701,23 +701,30 @@ for _module in (_errors, _provoke):
 '''
 
 
+def _graded_hiding(tmp_path, section: str, exercise: str, answer: str):
+    """Grade one submission of `section` (the reference, with `answer` for `exercise`) through the whole
+    pipeline; its Result. The answer hides what it does from the kernel's reports, unseen by the scan."""
+    from course_lib.grading.grade import grade
+    from course_lib.grading.integrity import inspect_submission
+
+    [source] = sorted((NOTEBOOKS / section).glob("*.ipynb"))
+    nb = nbformat.read(str(source), as_version=4)
+    solution_cell(nb, exercise).source = answer
+    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])
+    (tmp_path / "subs" / "hiding" / section).mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / "subs" / "hiding" / section / source.name))
+    [result] = grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=1)
+    if not result.timings.get("judge"):
+        pytest.skip("no judge here (no sandbox with a network of its own)")
+    return result
+
+
 def test_connection_attempts_are_counted_from_outside_the_kernel(tmp_path):
     """A connect_with_retry that hammers the server without sleeping, and makes course_lib report six
     attempts in its kernel (in the notebook's checks and in what the agent replays): the notebook's own
     hidden test passes; the judge counts the attempts in the kernel's network (its TCP ActiveOpens) and
     fails it."""
-    from course_lib.grading.grade import grade
-    from course_lib.grading.integrity import inspect_submission
-
-    [source] = sorted((NOTEBOOKS / "06_errors").glob("*.ipynb"))
-    nb = nbformat.read(str(source), as_version=4)
-    solution_cell(nb, "ex5_connect_with_retry").source = HIDES_ITS_KNOCKS
-    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])  # unseen by the scan
-    (tmp_path / "subs" / "hides_its_knocks" / "06_errors").mkdir(parents=True)
-    nbformat.write(nb, str(tmp_path / "subs" / "hides_its_knocks" / "06_errors" / source.name))
-    [result] = grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=1)
-    if not result.timings.get("judge"):
-        pytest.skip("no judge here (no sandbox with a network of its own)")
+    result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_KNOCKS)
     assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
                and "the judge failed it" in flag for flag in result.flags), result.flags
@@ -745,18 +752,7 @@ def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
     """A fetch_all without a timeout that makes course_lib report a timeout on every socket (in the
     notebook's checks and in what the agent replays): the notebook's own hidden test passes; the judge
     also calls it against a server that never answers, where it is still waiting after a few seconds."""
-    from course_lib.grading.grade import grade
-    from course_lib.grading.integrity import inspect_submission
-
-    [source] = sorted((NOTEBOOKS / "04_client").glob("*.ipynb"))
-    nb = nbformat.read(str(source), as_version=4)
-    solution_cell(nb, "ex2_fetch_all").source = HIDES_ITS_TIMEOUTS
-    assert inspect_submission(nb, nbformat.read(str(source), as_version=4)) == ([], [])  # unseen by the scan
-    (tmp_path / "subs" / "hides_its_timeouts" / "04_client").mkdir(parents=True)
-    nbformat.write(nb, str(tmp_path / "subs" / "hides_its_timeouts" / "04_client" / source.name))
-    [result] = grade(tmp_path / "subs", tmp_path / "out", feedback=False, jobs=1)
-    if not result.timings.get("judge"):
-        pytest.skip("no judge here")
+    result = _graded_hiding(tmp_path, "04_client", "ex2_fetch_all", HIDES_ITS_TIMEOUTS)
     assert result.cells["ex2_fetch_all_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex2_fetch_all_hidden: the notebook's own test passed")
                and "never answers" in flag for flag in result.flags), result.flags
