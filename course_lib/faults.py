@@ -16,7 +16,7 @@ duration of one check:
   number fails on the grading machine too;
 - :func:`record_sleeps`: the delays passed to ``time.sleep`` (backoff schedules);
 - :func:`quick_timeouts`: the timeouts the learner sets expire sooner (and are recorded), so a peer
-  that never answers is waited out in a tenth of the time;
+  that never answers is waited out in a fraction of the time;
 - :func:`check_cleans_up`: a call that fails part-way must propagate the error and close what it opened;
 - :func:`assert_exact`: equal is not enough: ``1`` is not ``True``.
 
@@ -426,9 +426,9 @@ def quick_timeouts(factor: float = 10.0):
     Covers ``sock.settimeout`` (and so ``socket.create_connection(..., timeout)``) and
     ``socket.setdefaulttimeout``; a timeout of 0 or None is passed through. Why: whether a client
     gives up on a peer that never answers is only seen by waiting for its timeout, and the exercises
-    ask for a second, waited out twice per graded notebook (its cells, then the judge). The check
-    then holds the timeouts asked for (the list) to the exercise's limit, not the clock; an answer
-    that waits some other way (``select``) is not sped up, and still meets the check's deadline.
+    ask for a second, waited out twice per graded notebook (its cells, then the judge). An answer that
+    waits some other way (``select``) is not sped up. What the checks conclude, from the clock, is
+    checks.drivers._waits_out_silence's business; the list only words a failure.
     """
     asked: list = []
     real = socket.socket.settimeout

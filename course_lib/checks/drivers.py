@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import time
 
 from .. import exchange, faults
 from ..endpoint import PeerStopped, WaitTimeout, Waker
@@ -223,16 +224,13 @@ def _waits_out_silence(call, limit: float, what: str, hint: str, factor: float =
     or for too long, so it is made again as it is, and must end within ``limit``. The timeouts the code
     asked for (what the kernel's faults report) only word the failure of a timeout that is too long.
     """
-    import time
-
     with faults.quick_timeouts(factor) as asked:
         start = time.monotonic()
         result = call(limit)
         took = time.monotonic() - start
     if asked and max(asked) > limit:
         raise _fail(f"{what}, it set a timeout of {max(asked):g} s: it would wait that long for an answer "
-                    f"that never comes.", expected=f"a timeout of about one second (at most {limit:.1f} s)",
-                    hint=hint)
+                    f"that never comes.", expected=f"a timeout of at most {limit:.1f} s", hint=hint)
     if took <= limit / factor + scaled(0.1):
         return result
     if hasattr(result, "close"):  # (a socket it returned: the call is made again)
