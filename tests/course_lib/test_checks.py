@@ -116,8 +116,10 @@ MISTAKES = {
     "04_client/ex4_request__fixed_size_reply": (True, "only the first 4 of its 32 bytes"),
     "04_client/ex4_request__no_shutdown": (True, "shutdown(socket.SHUT_WR)"),
     "04_client/ex4_request__no_timeout": (False, "without a timeout"),
-    # the reply is lost or the request is: which one the check sees first depends on timing
-    "04_client/ex4_request__shuts_down_both_ways": (True, ("wrong reply", "different bytes than the request")),
+    # the reply is lost, or the request is, or the reply meets a socket closed for reading and is reset:
+    # which one the check sees first depends on timing (the reset, about one run in forty)
+    "04_client/ex4_request__shuts_down_both_ways": (True, ("wrong reply", "different bytes than the request",
+                                                           "ConnectionResetError")),
     "04_client/ex4_request__single_recv_for_reply": (False, "stopped reading too early"),
     "04_client/ex4_request__uses_send": (False, "sendall()"),
     "04_client/ex5_send_msg__little_endian_header": (True, "network (big-endian)"),
