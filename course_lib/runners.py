@@ -90,17 +90,20 @@ def _install_unraisable_filter() -> None:
 class ServerState:
     """How a learner's server function ended, as run_server saw it (one per listener it serves).
 
-    finished: it returned or raised; error: what it raised (None if it returned); finished_at: when
-    (time.monotonic()); orphans: threads it left running when it returned; ended: an Event set then
-    (a client script can wait for it).
+    ended: an Event set once it returned or raised and what it left was noted (a client script can wait
+    for it); error: what it raised (None if it returned); finished_at: when (time.monotonic()); orphans:
+    threads it left running when it returned.
     """
 
     def __init__(self) -> None:
-        self.finished = False
+        self.ended = threading.Event()
         self.error: BaseException | None = None
         self.finished_at = float("inf")
         self.orphans = 0
-        self.ended = threading.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self.ended.is_set()
 
     def finished_before(self, exc: BaseException) -> bool:
         """True if the learner's server function ended before ``exc`` happened.
@@ -503,14 +506,13 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
         # left open, so the reference client sees EOF now, not at the deadline.
         state = listener.run
         state.finished_at = time.monotonic()
-        state.finished = True
         state.error = call.exception
         state.orphans = len(call.orphans)
         unclosed.extend(c for c in listener.accepted if c.fileno() != -1)
+        state.ended.set()
         for c in listener.accepted:
             hard_close(c)
         hard_close(listener)  # clients still queued in the backlog see a reset now
-        state.ended.set()
 
     call = LearnerCall(server_fn, (listener,) + args, {}, what, on_finish=finish)
     try:
