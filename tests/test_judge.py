@@ -10,6 +10,7 @@ trick the static scan does not see.
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import os
 import re
@@ -756,3 +757,85 @@ def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
     assert result.cells["ex2_fetch_all_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex2_fetch_all_hidden: the notebook's own test passed")
                and "never answers" in flag for flag in result.flags), result.flags
+
+
+@pytest.mark.parametrize("default", [0.25, 3.0, None, 0.0])
+def test_the_default_timeout_is_read_from_the_wait_of_a_socket_made_in_the_kernel(default):
+    """The judge's view of the default timeout is a socket made in the kernel waiting on the judge, read
+    in /proc (poll's limit, a blocking receive, or no wait at all), not what the agent says."""
+    judge, serving, theirs = _serve({})
+    judge.pid = os.getpid()
+    saved = socket.getdefaulttimeout()
+    try:
+        socket.setdefaulttimeout(default)
+        where = client.KernelProcess(judge)
+        start = time.monotonic()
+        assert where.new_socket_timeout() == default
+        assert where.getdefaulttimeout() == default
+        assert time.monotonic() - start < 1.0  # the judge ends the wait once it has seen it
+    finally:
+        socket.setdefaulttimeout(saved)
+        judge.close()
+        serving.join(5)
+        theirs.close()
+
+
+def test_an_agent_that_reports_another_timeout_than_its_socket_waits_with_is_seen_through():
+    """The socket waits with a limit of one second and the agent says 0.25: the judge answers 1.0."""
+    def agent_side(sock):
+        channel = wire.Channel(sock)
+        message, _ = channel.recv()
+        made = socket.socket()
+        made.settimeout(1.0)
+        made.connect(tuple(message["wait_at"]))
+        with contextlib.suppress(OSError):
+            made.recv(1)
+        encoder = wire.Encoder()
+        value = encoder.encode(made)
+        value["timeout"] = 0.25  # the lie
+        channel.send({"id": message["id"], "ok": True, "value": value}, encoder.fds)
+        made.close()
+
+    judge, theirs, thread = _client_against(agent_side)
+    judge.pid = os.getpid()
+    judge.deadline = time.monotonic() + 10
+    try:
+        assert client.KernelProcess(judge).new_socket_timeout() == 1.0
+    finally:
+        judge.close()
+        thread.join(2)
+        theirs.close()
+
+
+HIDES_ITS_DEFAULT = '''
+import contextlib
+
+_said = [None]  # the default this answer claims, whatever it set
+
+
+@contextlib.contextmanager
+def default_timeout(seconds):
+    previous = _said[0]
+    socket.setdefaulttimeout(None if seconds is None else 1.0)  # wrong: one second, whatever was asked
+    _said[0] = seconds
+    try:
+        yield previous
+    finally:
+        _said[0] = previous
+        socket.setdefaulttimeout(None if previous is None else 1.0)
+
+
+_put = type(socket).__setattr__  # (spellings the static scan does not know)
+_put(socket, "getdefaulttimeout", lambda: _said[0])
+type.__setattr__(socket.socket, "gettimeout", lambda self: _said[0])
+'''
+
+
+def test_the_default_timeout_is_what_a_new_socket_waits_with_not_what_the_kernel_says(tmp_path):
+    """A default_timeout that always sets one second and makes `socket.getdefaulttimeout()` and every
+    socket's `gettimeout()` say what was asked (no course_lib code touched): the notebook's own hidden
+    test passes; the judge reads the wait of a socket made in the kernel (poll's limit: one second)."""
+    result = _graded_hiding(tmp_path, "05_utilities", "ex5_default_timeout", HIDES_ITS_DEFAULT)
+    assert result.cells["ex5_default_timeout_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex5_default_timeout_test: the notebook's own test passed")
+               and "got 1.0" in flag for flag in result.flags), result.flags

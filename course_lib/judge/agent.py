@@ -209,6 +209,10 @@ class Agent:
                 socket.setdefaulttimeout(seconds if isinstance(seconds, (int, float)) else None)
             elif what == "new_socket":
                 value = made = socket.socket()
+                at = message.get("wait_at")
+                if (isinstance(at, list) and len(at) == 2 and isinstance(at[0], str) and len(at[0]) < 64
+                        and isinstance(at[1], int)):
+                    _wait_once(made, (at[0], at[1]))
             else:
                 raise ValueError(f"no such question: {str(what)[:40]!r}")
             answer = {"id": ident, "ok": True, "value": encoder.encode(value)}
@@ -295,6 +299,16 @@ class Agent:
 
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
+
+
+def _wait_once(sock: socket.socket, address: tuple[str, int]) -> None:
+    """Connect `sock` to the judge and wait once for a byte, as the socket's own timeout says: the judge
+    reads the wait from outside (procfs.waiting_on), then closes its end, which ends the wait."""
+    try:
+        sock.connect_ex(address)
+        sock.recv(1)
+    except OSError:  # (a timeout of 0: nothing waits, which is what the judge is to see)
+        pass
 
 
 def _drop_frames(error: BaseException) -> None:

@@ -418,16 +418,25 @@ class KernelProcess:
             return None
 
     def getdefaulttimeout(self) -> float | None:
-        message, fds = self.client.ask("getdefaulttimeout")
-        wire.close_fds(fds)
-        return _seconds(wire.decode(message.get("value"), []))
+        """The default timeout is what a new socket gets: that is what is observed (new_socket_timeout);
+        what `socket.getdefaulttimeout()` answers in the kernel is a name its code can rebind."""
+        return self.new_socket_timeout()
 
     def setdefaulttimeout(self, seconds: float | None) -> None:
         message, fds = self.client.ask("setdefaulttimeout", seconds=seconds)
         wire.close_fds(fds)
 
     def new_socket_timeout(self) -> float | None:
-        message, fds = self.client.ask("new_socket")
+        """The timeout of a socket made in the kernel, as the kernel's process shows it from outside:
+        the socket (made by `socket.socket()`) connects to the judge and waits for a byte, and the judge
+        reads that wait in /proc (poll's timeout, or a blocking receive; no wait: a timeout of 0). The
+        agent's report of `gettimeout()` is kept only where the wait agrees with it; where /proc cannot
+        be read here, the report is checked against the descriptor's blocking mode alone."""
+        watcher = _WaitWatcher(self.client.pid) if self.client.pid is not None else None
+        try:
+            message, fds = self.client.ask("new_socket", **({"wait_at": list(watcher.address)} if watcher else {}))
+        finally:
+            seen = watcher.finish() if watcher is not None else procfs.UNREADABLE
         try:
             value = message.get("value")
             if len(fds) != 1 or not isinstance(value, dict):
@@ -439,7 +448,70 @@ class KernelProcess:
         if (timeout is None) != blocking:
             self.client._break("the kernel's agent reported a timeout its socket does not have")
             raise ChannelBroken(self.client.broken)
-        return timeout
+        if seen == procfs.UNREADABLE:
+            return timeout
+        observed = _observed_timeout(seen, blocking)
+        if observed is None or timeout is None:
+            return observed
+        return timeout if abs(observed - timeout) <= 0.0015 else observed
+
+
+def _observed_timeout(seen, blocking: bool) -> float | None:
+    """The timeout a wait read from /proc shows: None for a blocking receive (or a poll without limit on
+    a blocking socket), the poll's limit, 0.0 where the socket did not wait at all."""
+    if isinstance(seen, tuple):
+        how, seconds = seen
+        if how == "blocking" or (seconds is None and blocking):
+            return None
+        return round(seconds, 3) if seconds is not None else 0.0
+    return 0.0
+
+
+class _WaitWatcher:
+    """A listener the kernel's new socket connects to, and a thread that watches the kernel's threads
+    until one waits on that connection (then closes it, which ends the wait), the answer came, or 3 s."""
+
+    LIMIT = 3.0
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self.listener.getsockname()[:2]
+        self.done = threading.Event()
+        self.seen: Any = None
+        self.thread = threading.Thread(target=self._watch, name="judge-wait-watcher", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + self.LIMIT
+        conn = None
+        try:
+            while conn is None and not self.done.is_set() and time.monotonic() < deadline:
+                self.listener.settimeout(0.05)
+                with contextlib.suppress(TimeoutError):
+                    conn, _ = self.listener.accept()
+            if conn is None:
+                self.seen = procfs.waiting_on(self.pid, "")  # None (readable: nothing came) or UNREADABLE
+                return
+            link = procfs.socket_link(self.pid, conn.getpeername()[:2], conn.getsockname()[:2])
+            while True:
+                self.seen = procfs.waiting_on(self.pid, link or "")
+                if self.seen is not None or link is None:
+                    return
+                if self.done.wait(0.0005) or time.monotonic() > deadline:  # polls /proc: nothing to wait on
+                    self.seen = procfs.waiting_on(self.pid, link)
+                    return
+        except OSError:
+            self.seen = procfs.UNREADABLE
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def finish(self):
+        self.done.set()
+        self.thread.join(self.LIMIT + 1)
+        self.listener.close()
+        return self.seen
 
 
 def _seconds(value: Any) -> float | None:

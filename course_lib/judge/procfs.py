@@ -120,3 +120,106 @@ def tcp_active_opens(pid: int | None) -> int | None:
     except (OSError, ValueError, IndexError, UnicodeDecodeError):
         pass
     return None
+
+
+# What a thread of another process is blocked in, read from /proc/<pid>/task/<tid>/syscall (the call's
+# number and arguments) and, for a pointer argument, /proc/<pid>/mem: the kernel's own account of a wait,
+# which no code in the process can dress up. Numbers per architecture (Python's socket waits are poll()
+# on Linux; glibc makes it ppoll where there is no poll).
+_CALLS = {
+    "x86_64": {7: "poll", 271: "ppoll", 45: "recvfrom", 0: "read", 47: "recvmsg"},
+    "aarch64": {73: "ppoll", 207: "recvfrom", 63: "read", 212: "recvmsg"},
+}
+
+
+def _calls() -> dict[int, str]:
+    return _CALLS.get(os.uname().machine, {}) if hasattr(os, "uname") else {}
+
+
+def _memory(pid: int, address: int, size: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+            mem.seek(address)
+            data = mem.read(size)
+        return data if len(data) == size else None
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def socket_link(pid: int, local: tuple[str, int], remote: tuple[str, int]) -> str | None:
+    """`socket:[inode]` of process `pid`'s TCP socket with these addresses (from its /proc/<pid>/net)."""
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}", encoding="ascii", errors="replace") as f:
+                lines = list(itertools.islice(f, 1, 4097))
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and net_address(fields[1]) == local and net_address(fields[2]) == remote:
+                return f"socket:[{fields[9]}]" if fields[9] != "0" else None
+    return None
+
+
+UNREADABLE = "unreadable"
+
+
+def waiting_on(pid: int, link: str) -> tuple[str, float | None] | str | None:
+    """How a thread of process `pid` is waiting on the socket `link` (`socket:[inode]`), as the kernel
+    says: ("poll", seconds) in poll/ppoll with that timeout (None: no limit), ("blocking", None) in a
+    blocking receive; None if no thread waits on it now; UNREADABLE if that cannot be read here (another
+    user's process, no /proc, an architecture not listed)."""
+    calls = _calls()
+    if not calls:
+        return UNREADABLE
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")[:4096]
+    except OSError:
+        return UNREADABLE
+    readable = False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall", encoding="ascii") as fh:
+                fields = fh.read(512).split()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            continue  # (EACCES: not this thread's to read; the others say whether any can be)
+        readable = True
+        if not fields or not fields[0].lstrip("-").isdigit():
+            continue  # "running"
+        try:
+            number, args = int(fields[0]), [int(a, 16) for a in fields[1:7]]
+        except ValueError:
+            continue
+        name = calls.get(number)
+        if name in ("recvfrom", "read", "recvmsg"):
+            if _link(pid, args[0]) == link:
+                return ("blocking", None)
+        elif name in ("poll", "ppoll"):
+            count = min(args[1], 64)
+            raw = _memory(pid, args[0], 8 * count) if count else b""
+            if raw is None:
+                continue
+            numbers = [int.from_bytes(raw[8 * k:8 * k + 4], sys.byteorder, signed=True) for k in range(count)]
+            if not any(n >= 0 and _link(pid, n) == link for n in numbers):
+                continue
+            if name == "poll":
+                millis = int.from_bytes(args[2].to_bytes(8, "little")[:4], "little", signed=True)
+                return ("poll", None if millis < 0 else millis / 1000)
+            if args[2] == 0:
+                return ("poll", None)
+            spec = _memory(pid, args[2], 16)
+            if spec is None:
+                continue
+            seconds = int.from_bytes(spec[:8], sys.byteorder, signed=True)
+            nanos = int.from_bytes(spec[8:], sys.byteorder, signed=True)
+            return ("poll", seconds + nanos / 1e9)
+    return None if readable else UNREADABLE
+
+
+def _link(pid: int, number: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{number}")
+    except (OSError, ValueError):
+        return None
