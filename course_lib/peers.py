@@ -45,6 +45,7 @@ __all__ = [
     "timestamp_server",
     "udp_echo_server",
     "silent_server",
+    "deaf_server",
     "dribble_server",
     "reset_server",
     "close_midway_server",
@@ -356,6 +357,26 @@ def silent_server(**kw) -> Peer:
     alive (the connection succeeds) but says nothing.
     """
     return _Silent(**kw)
+
+
+class _Deaf(Peer):
+    def _listen(self) -> None:
+        # a tiny receive buffer, inherited by each connection: the sender's buffers fill sooner
+        self._listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        super()._listen()
+
+    def handle(self, ep: Endpoint) -> None:
+        self.transcript.note(self.side, "accepted, and never reads")
+        self._stop.pause(self.timeout)
+
+
+def deaf_server(**kw) -> Peer:
+    """Accepts and never reads: a sender's buffers fill, and its send waits until the peer goes.
+
+    Why: a client that sends a lot (a file) must have a timeout too; against a server that reads
+    everything it never waits, so only a server that reads nothing shows whether it would wait for ever.
+    """
+    return _Deaf(**kw)
 
 
 class _Dribble(Peer):

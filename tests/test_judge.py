@@ -749,6 +749,22 @@ _put(_faults, "watch", _two_seconds)
 '''
 
 
+_TWO_SECONDS = HIDES_ITS_TIMEOUTS[HIDES_ITS_TIMEOUTS.index("\n\nimport contextlib as _contextlib"):]
+
+
+@pytest.mark.parametrize("section, exercise", [("04_client", "ex10_send_file"),
+                                               ("07_multiplexing", "ex5_tls_echo")])
+def test_a_sender_or_a_handshake_is_judged_by_the_clock_too(tmp_path, section, exercise):
+    """send_file and tls_echo without a timeout, making course_lib report two seconds on every socket:
+    the judge also calls them against a server that never reads (a file too big for the buffers) or never
+    answers (the handshake), where they are still waiting after a few seconds."""
+    answer = (HERE / "wrong_answers" / section / f"{exercise}__no_timeout.py").read_text() + _TWO_SECONDS
+    result = _graded_hiding(tmp_path, section, exercise, answer)
+    assert result.cells[f"{exercise}_hidden"][0] == 0, result.cells
+    assert any(flag.startswith(f"{exercise}_hidden: the notebook's own test passed")
+               and "never answers" in flag for flag in result.flags), result.flags
+
+
 def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
     """A fetch_all without a timeout that makes course_lib report a timeout on every socket (in the
     notebook's checks and in what the agent replays): the notebook's own hidden test passes; the judge

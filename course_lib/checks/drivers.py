@@ -12,6 +12,7 @@ here too.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import socket
 import time
@@ -101,14 +102,15 @@ FEW_SECONDS = 10.0
 _TIMEOUT_HINT = "socket.create_connection(address, timeout=2.0), or sock.settimeout(2.0) before connecting"
 
 
-def _timeout_required(what: str, *methods: str, silent=None):
+def _timeout_required(what: str, *methods: str, silent=None, server=None):
     """Decorate a client check: with edge cases, the learner's socket must have a timeout when it waits.
 
     Checked after the check's own scenario passed (a wrong reply is the bigger news); a client with
     no timeout hangs for ever on the first server that does not answer. The timeouts are watched as
     the scenario runs (faults.watch_timeouts), which is what the learner's kernel reports. In the judge,
     where that report is not trusted, ``silent(port)`` (the arguments of a call to a server that accepts
-    and never answers) is called as well, and the clock decides (_ends_against_silence).
+    and never answers, or a context manager giving them) is called as well, and the clock decides
+    (_ends_against_silence); ``server`` makes that server (peers.silent_server by default).
     """
     def decorate(check):
         @functools.wraps(check)
@@ -121,13 +123,13 @@ def _timeout_required(what: str, *methods: str, silent=None):
                 raise _fail(f"{what} waited on a socket without a timeout: against a server that never "
                             f"answers it would wait for ever.", hint=_TIMEOUT_HINT)
             if silent is not None and judged_kernel() is not None:
-                _ends_against_silence(fn, silent, what)
+                _ends_against_silence(fn, silent, what, server)
             return result
         return checked
     return decorate
 
 
-def _ends_against_silence(fn, silent, what: str) -> None:
+def _ends_against_silence(fn, silent, what: str, server=None) -> None:
     """``fn(*silent(port))`` against a server that accepts and never answers ends (returns, or raises its
     timeout) within FEW_SECONDS, its timeouts quickened fifty times: a few seconds become a tenth."""
     from ..peers import silent_server
@@ -136,12 +138,14 @@ def _ends_against_silence(fn, silent, what: str) -> None:
     label = f"{what} against a server that never answers"
 
     def call(deadline: float):
-        try:
-            return run_with_deadline(fn, *silent(srv.port), deadline=deadline, what=label, hint=_TIMEOUT_HINT)
-        except OSError:  # its timeout, propagated: an answer
-            return None
+        given = silent(srv.port)
+        with given if hasattr(given, "__enter__") else contextlib.nullcontext(given) as args:
+            try:
+                return run_with_deadline(fn, *args, deadline=deadline, what=label, hint=_TIMEOUT_HINT)
+            except OSError:  # its timeout, propagated: an answer
+                return None
 
-    with silent_server(timeout=limit + scaled(2.0)) as srv:
+    with (server or silent_server)(timeout=limit + scaled(2.0)) as srv:
         _waits_out_silence(call, limit, label, _TIMEOUT_HINT, factor=50.0)
 
 

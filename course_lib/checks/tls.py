@@ -151,7 +151,14 @@ def _short_tls_sends():
         yield made
 
 
-@_timeout_required("tls_echo(port, server_name, cafile, message)", "connect")
+@contextlib.contextmanager
+def _to_a_silent_server(port: int):
+    """The arguments of tls_echo to a server that accepts and never answers (its handshake waits)."""
+    with loopback_ca().cert_pem.tempfile() as cafile:
+        yield port, "localhost", cafile, b"anyone?"
+
+
+@_timeout_required("tls_echo(port, server_name, cafile, message)", "connect", silent=_to_a_silent_server)
 def check_tls_echo(tls_echo, *, edge_cases: bool = True, deadline: float | None = None) -> None:
     """``tls_echo(port, server_name, cafile, message) -> bytes`` over TLS on 127.0.0.1.
 
