@@ -68,17 +68,20 @@ class Forward:
 
     ``spec`` is None where the fault cannot be described as data (a callable ``when`` or ``look``);
     ``merge(result)`` folds what the kernel saw back into the object the block yielded;
-    ``witness(attempts)``, where given, receives what the judge saw from outside the kernel during a call:
-    the TCP connection attempts made in the kernel's own network (course_lib.judge.procfs).
+    ``witness(seen)``, where given, receives what the judge saw from outside the kernel during a call, a
+    dict: ``attempts``, the TCP connection attempts made in the kernel's own network (its TCP ActiveOpens,
+    course_lib.judge.procfs), and where ``knocks`` is set, ``knocks``: the moments those attempts left
+    on its loopback (course_lib.judge.wiretap; None where no tap could be opened).
     """
 
     def __init__(self, spec: dict | None, merge=None, error: BaseException | None = None, state=None,
-                 witness=None) -> None:
+                 witness=None, knocks: bool = False) -> None:
         self.spec = spec
         self.merge = merge
         self.error = error  # an injected exception: the kernel's copy propagating stands for this one
         self.state = state  # () -> dict: counters as they are now, sent with the spec
         self.witness = witness
+        self.knocks = knocks
 
     def describe(self) -> dict | None:
         if self.spec is None:
@@ -95,10 +98,11 @@ def active() -> list:
 
 
 @contextlib.contextmanager
-def forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None, witness=None):
+def forwarded(spec: dict | None, merge=None, error: BaseException | None = None, state=None, witness=None,
+              knocks: bool = False):
     """Mark a fault block as open in this process, as data a judge forwards (see Forward); a fault kind
     defined outside this module (the checks' helpers) is replayed in the kernel by :func:`replay`."""
-    forward = Forward(spec, merge, error, state, witness)
+    forward = Forward(spec, merge, error, state, witness, knocks)
     _ACTIVE.append(forward)
     try:
         yield forward
@@ -396,12 +400,23 @@ def watch_timeouts(*methods: str):
     return watch(*methods)
 
 
+class Sleeps(list):
+    """The delays the learner's code slept (a list), and ``knocks``: see :func:`record_sleeps`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.knocks: list[float] | None = None
+        self.witnessed = False
+
+
 @contextlib.contextmanager
 def record_sleeps():
     """Record the seconds the learner's code passes to ``time.sleep`` (it still sleeps).
 
     Why: a backoff schedule ("double the delay each time") is a promise about the delays; counting
-    attempts within a time budget cannot tell doubling from tripling, the delays can. Yields a list.
+    attempts within a time budget cannot tell doubling from tripling, the delays can. Yields a list
+    (:class:`Sleeps`); in a judge, its ``knocks`` are the moments the connection attempts made during
+    the block left on the kernel's loopback, seen from outside (None where they cannot be).
     """
     real = time.sleep  # noqa: TID251 - sleep-ok: recorded and passed through, not a delay of ours
 
@@ -410,10 +425,18 @@ def record_sleeps():
             delays.append(seconds)
         real(seconds)
 
-    delays: list = []
+    def witness(seen: dict) -> None:
+        knocks = seen.get("knocks")
+        if knocks is None:
+            delays.knocks = None
+        elif delays.knocks is not None or not delays.witnessed:
+            delays.knocks = [*(delays.knocks or []), *knocks]
+        delays.witnessed = True
+
+    delays = Sleeps()
     time.sleep = sleep  # noqa: TID251 - sleep-ok: the learner's own sleeps are recorded
     try:
-        with forwarded({"kind": "record_sleeps"}, delays.extend):
+        with forwarded({"kind": "record_sleeps"}, delays.extend, witness=witness, knocks=True):
             yield delays
     finally:
         time.sleep = real  # noqa: TID251 - sleep-ok: restored

@@ -702,6 +702,26 @@ for _module in (_errors, _provoke):
 '''
 
 
+HIDES_ITS_BACKOFF = (HERE / "wrong_answers" / "06_errors" / "ex5_connect_with_retry__linear_backoff.py").read_text() + '''
+
+import contextlib as _contextlib
+
+import course_lib.faults as _faults
+
+_real_sleeps = _faults.record_sleeps
+
+
+@_contextlib.contextmanager
+def _doubling():  # the delays the backoff test wants to see, whatever was slept
+    with _real_sleeps() as delays:
+        yield delays
+        delays[:] = [0.01 * 2 ** k for k in range(len(delays))]
+
+
+type(_faults).__setattr__(_faults, "record_sleeps", _doubling)  # (a spelling the static scan does not know)
+'''
+
+
 def _graded_hiding(tmp_path, section: str, exercise: str, answer: str):
     """Grade one submission of `section` (the reference, with `answer` for `exercise`) through the whole
     pipeline; its Result. The answer hides what it does from the kernel's reports, unseen by the scan."""
@@ -729,6 +749,16 @@ def test_connection_attempts_are_counted_from_outside_the_kernel(tmp_path):
     assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
                and "the judge failed it" in flag for flag in result.flags), result.flags
+
+
+def test_the_backoff_is_judged_by_the_gaps_between_attempts_on_the_wire(tmp_path):
+    """A connect_with_retry whose delays grow by 10 ms (10, 20, 30...) and makes course_lib report
+    doubling ones: the notebook's own hidden test passes; the judge taps the kernel's loopback, where
+    the third attempt follows the second by 30 ms, not the 40 a doubling backoff waits at least."""
+    result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_BACKOFF)
+    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
+               and "seen on the wire" in flag for flag in result.flags), result.flags
 
 
 HIDES_ITS_TIMEOUTS = (HERE / "wrong_answers" / "04_client" / "ex2_fetch_all__no_timeout.py").read_text() + '''

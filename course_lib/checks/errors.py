@@ -341,6 +341,18 @@ def check_connect_with_retry(connect_with_retry, *, edge_cases: bool = True) -> 
             raise _fail(f"the delays were {[round(d, 4) for d in delays]}: each should be twice the one before "
                         "(only the "
                         f"last may be cut short by the budget)")
+    if delays.knocks is not None:  # judged: the attempts as they left on the kernel's loopback
+        gaps = [b - a for a, b in zip(delays.knocks, delays.knocks[1:], strict=False)]
+        least = [0.01 * 2 ** k for k in range(len(gaps))]
+        short = [k for k, gap in enumerate(gaps[:-1]) if gap < least[k] - 0.002]  # the last may be cut
+        if short:
+            k = short[0]
+            raise _fail(f"attempt {k + 2} came {gaps[k] * 1000:.1f} ms after attempt {k + 1} (seen on the wire); "
+                        f"with first_delay 0.01 s the waits between attempts double, so it should have come "
+                        f"at least {least[k] * 1000:.0f} ms later",
+                        expected=f"gaps of at least {', '.join(f'{d * 1000:.0f}' for d in least[:len(gaps) - 1])} ms"
+                                 " (the last may be cut short by the budget)",
+                        got=f"{', '.join(f'{g * 1000:.1f}' for g in gaps)} ms")
     for other in (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer (injected)"),
                    OSError(errno.ENETUNREACH, "Network is unreachable (injected)")):
         with no_leaks("connect_with_retry"), refused_address() as nowhere,\

@@ -204,8 +204,9 @@ def count_connect_attempts():
         counter.attempts = result.get("attempts", counter.attempts)
         counter.addresses.extend(result.get("addresses", []))
 
-    def witness(attempts: int) -> None:
-        counter.outside = (counter.outside or 0) + attempts
+    def witness(seen: dict) -> None:
+        if isinstance(seen.get("attempts"), int):
+            counter.outside = (counter.outside or 0) + seen["attempts"]
 
     cls.connect, cls.connect_ex = connect, connect_ex
     try:

@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import procfs, wire
+from . import procfs, wire, wiretap
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
 
@@ -194,16 +194,18 @@ class Client:
         live = _live_listeners(self, ident, arguments)
         witnesses = [f for f in forwards if f.witness is not None] if self.private_network else []
         opens = procfs.tcp_active_opens(self.pid) if witnesses else None
-        try:
-            message, fds = self.request(request, encoder.fds, arguments, ident)
-        finally:
-            for arg, accepted in live:
-                arg.accepted = accepted
-        if opens is not None:
+        with wiretap.SynTap() if any(f.knocks for f in witnesses) else contextlib.nullcontext() as tap:
+            try:
+                message, fds = self.request(request, encoder.fds, arguments, ident)
+            finally:
+                for arg, accepted in live:
+                    arg.accepted = accepted
+            knocks = tap.times() if tap is not None else None
+        if witnesses:
             now = procfs.tcp_active_opens(self.pid)
-            if now is not None:
-                for forward in witnesses:
-                    forward.witness(now - opens)
+            seen = {"attempts": now - opens if now is not None and opens is not None else None, "knocks": knocks}
+            for forward in witnesses:
+                forward.witness(seen)
         if hold:
             self.fd_table = procfs.fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):
