@@ -702,7 +702,8 @@ for _module in (_errors, _provoke):
 '''
 
 
-HIDES_ITS_BACKOFF = (HERE / "wrong_answers" / "06_errors" / "ex5_connect_with_retry__linear_backoff.py").read_text() + '''
+LINEAR_BACKOFF = HERE / "wrong_answers" / "06_errors" / "ex5_connect_with_retry__linear_backoff.py"
+HIDES_ITS_BACKOFF = LINEAR_BACKOFF.read_text() + '''
 
 import contextlib as _contextlib
 

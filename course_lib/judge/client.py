@@ -203,9 +203,10 @@ class Client:
             knocks = tap.times() if tap is not None else None
         if witnesses:
             now = procfs.tcp_active_opens(self.pid)
-            seen = {"attempts": now - opens if now is not None and opens is not None else None, "knocks": knocks}
+            outside = {"attempts": now - opens if now is not None and opens is not None else None,
+                       "knocks": knocks}
             for forward in witnesses:
-                forward.witness(seen)
+                forward.witness(outside)
         if hold:
             self.fd_table = procfs.fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):
