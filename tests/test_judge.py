@@ -886,3 +886,23 @@ def test_the_default_timeout_is_what_a_new_socket_waits_with_not_what_the_kernel
     assert result.cells["ex5_default_timeout_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_default_timeout_test: the notebook's own test passed")
                and "got 1.0" in flag for flag in result.flags), result.flags
+
+
+SPINS = HERE / "wrong_answers" / "07_multiplexing" / "ex3_serve_many__always_watches_write.py"
+HIDES_ITS_SPIN = SPINS.read_text() + '''
+
+import course_lib.checks.watching as _watching
+
+_watch = getattr(_watching, "_%s" % "SelectorWatch")  # (spellings the static scan does not know)
+type.__setattr__(_watch, "_%s" % "note", lambda self, ready, write: None)  # nothing is seen spinning
+'''
+
+
+def test_a_busy_wait_is_judged_by_the_cpu_the_kernel_used_while_the_clients_were_idle(tmp_path):
+    """A serve_many that watches EVENT_WRITE with nothing to send (its selector wakes at once, for ever)
+    and stops course_lib's selector watch from counting it: the notebook's own hidden test passes; the
+    judge reads the kernel's CPU time in /proc while every client is idle, and fails it."""
+    result = _graded_hiding(tmp_path, "07_multiplexing", "ex3_serve_many", HIDES_ITS_SPIN)
+    assert result.cells["ex3_serve_many_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex3_serve_many_hidden: the notebook's own test passed")
+               and "busy-wait" in flag for flag in result.flags), result.flags

@@ -15,11 +15,12 @@ import errno
 import os
 import socket
 import threading
+import time
 
 from ..failures import exception_name
 from .. import faults
 from ..endpoint import harness_threads
-from ..learner import ThisProcess, process_of
+from ..learner import ThisProcess, judged_kernel, process_of
 from ..resources import hard_close
 from ..runners import HarnessSocket, LearnerTimeout
 from ..transcript import Transcript
@@ -201,13 +202,24 @@ class _SelectorWatch:
         self._spurious: dict = {}
         self.left_there = 0
         self.spinning = threading.Event()  # set once ``busy`` reaches BUSY (where the selectors are watched)
+        self.cpu_share: float | None = None  # (a judge) the CPU the kernel used in the idle window, per second
+
+    SPINNING = 0.25  # the share of one CPU a server may use while every client is idle, seen from outside
 
     def idle(self, seconds: float) -> None:
         """Hold the clients idle (every echo received, nothing sent) for up to ``seconds``: a server that
         watches EVENT_WRITE with nothing to send spins through BUSY select() calls in that time, on a busy
         machine as on a quiet one; a right one sleeps in select() and the window runs out. Where the
-        watch runs in the learner's kernel (a judge), nothing here is told, and the window runs out."""
+        watch runs in the learner's kernel (a judge), nothing here is told, and the window runs out; the
+        judge reads the CPU time the kernel used in it instead (a server asleep in select() uses none)."""
+        kernel = judged_kernel()
+        used = kernel.cpu_seconds() if kernel is not None else None
+        start = time.monotonic()
         self.spinning.wait(seconds)
+        if used is not None:
+            now = kernel.cpu_seconds()
+            if now is not None:
+                self.cpu_share = (now - used) / max(time.monotonic() - start, 1e-3)
 
     def _close_left(self) -> int:
         """Close the selectors the server left open; return how many there were."""
@@ -281,6 +293,14 @@ class _SelectorWatch:
                         expected="sel.unregister(conn) before conn.close()",
                         hint="unregister first, then close: the selector keeps its entry (and with "
                              "select() or poll() reports the dead descriptor) until you do",
+                        transcript=transcript)
+        if self.cpu_share is not None and self.cpu_share >= self.SPINNING:
+            raise _fail(f"{what} kept a CPU {self.cpu_share:.0%} busy while every client was idle "
+                        f"(all echoes received, nothing sent): a busy-wait.",
+                        expected="the server asleep in select() until a client sends",
+                        hint="watch EVENT_WRITE only while that connection's outgoing buffer has bytes: "
+                             "after each step, EVENT_WRITE if buffer else 0, plus EVENT_READ, and "
+                             "sel.modify(conn, events, buffer) when they change",
                         transcript=transcript)
         if self.busy >= self.BUSY:
             raise _fail(f"{what} had its selector report a connection writable {self.busy} times in "

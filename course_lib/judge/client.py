@@ -420,6 +420,10 @@ class KernelProcess:
         except OSError:
             return None
 
+    def cpu_seconds(self) -> float | None:
+        """Read from outside: the CPU time the kernel's threads have used so far (/proc schedstat)."""
+        return procfs.cpu_seconds(self.client.pid)
+
     def getdefaulttimeout(self) -> float | None:
         """The default timeout is what a new socket gets: that is what is observed (new_socket_timeout);
         what `socket.getdefaulttimeout()` answers in the kernel is a name its code can rebind."""

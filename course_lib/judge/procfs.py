@@ -223,3 +223,23 @@ def _link(pid: int, number: int) -> str | None:
         return os.readlink(f"/proc/{pid}/fd/{number}")
     except (OSError, ValueError):
         return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """The CPU time all threads of process `pid` have used so far (the scheduler's nanosecond count in
+    /proc/<pid>/task/<tid>/schedstat; a thread that ended takes its time with it), or None if unreadable."""
+    if pid is None:
+        return None
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")[:4096]
+    except OSError:
+        return None
+    total, read = 0, False
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", encoding="ascii") as fh:
+                total += int(fh.read(200).split()[0])
+            read = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9 if read else None
