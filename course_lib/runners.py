@@ -145,6 +145,7 @@ class HarnessSocket(socket.socket):
         self.bytes_sent = 0  # by the learner's code, whatever the reference client then saw
         self.bytes_received = 0
         self.run = ServerState()  # how the learner's server function, given this listener, ended
+        self.queued: int | None = None  # (a judge) clients still in its backlog when the call ended
 
     def accept(self):
         """Like socket.accept, but the connection is a HarnessSocket."""
@@ -463,7 +464,8 @@ class ServerRun(NamedTuple):
     accepted; ``unclosed``: how many of those were still open when it
     returned; ``transcript``: what crossed the wire; ``orphans``: how many
     threads it had started were still running when it returned (it did not
-    join them).
+    join them); ``queued`` (in a judge): how many clients were still waiting in
+    the listener's backlog when it returned, read from the socket, not the kernel.
     """
 
     result: object
@@ -472,6 +474,7 @@ class ServerRun(NamedTuple):
     unclosed: int
     transcript: Transcript
     orphans: int = 0
+    queued: int | None = None  # (a judge) clients left in the listener's backlog, seen from outside
 
 
 def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
@@ -538,7 +541,7 @@ def run_server(server_fn, client_script, *args, family: int = socket.AF_INET,
                                             stopped, hint), transcript)
         result = call.result()
         return ServerRun(result, client_result, len(listener.accepted), len(unclosed), transcript,
-                         len(call.orphans))
+                         len(call.orphans), getattr(listener, "queued", None))
     finally:
         if not call.done.is_set():
             call.abandon([listener] + listener.accepted)

@@ -28,7 +28,7 @@ import pytest
 
 from course_lib import faults
 from course_lib.grading.cells import grade_id, is_graded, is_solution, nbgrader_meta, solution_cell
-from course_lib.judge import agent, client, procfs, run, wire
+from course_lib.judge import agent, client, procfs, run, wire, wiretap
 from course_lib.judge.kernel_only import kernel_only
 
 HERE = Path(__file__).parent
@@ -906,3 +906,85 @@ def test_a_busy_wait_is_judged_by_the_cpu_the_kernel_used_while_the_clients_were
     assert result.cells["ex3_serve_many_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex3_serve_many_hidden: the notebook's own test passed")
                and "busy-wait" in flag for flag in result.flags), result.flags
+
+
+KEEPS_ACCEPTING = HERE / "wrong_answers" / "07_multiplexing" / "ex3_serve_many__keeps_accepting.py"
+HIDES_ITS_ACCEPTS = KEEPS_ACCEPTING.read_text() + '''
+
+_keeps_accepting = serve_many
+
+
+def serve_many(listener, n):  # the connections past the n-th are struck from course_lib's count
+    try:
+        return _keeps_accepting(listener, n)
+    finally:
+        if hasattr(listener, "accepted"):
+            del listener.accepted[n:]
+'''
+
+
+def test_a_client_taken_from_the_backlog_is_judged_by_the_backlog_not_by_the_kernels_count(tmp_path):
+    """A serve_many that keeps accepting after its n clients and makes course_lib count only n: the
+    notebook's own hidden test passes; the judge reads the listener's accept queue from its own
+    descriptor (TCP_INFO) when the call ends, and the client that should wait there is gone."""
+    result = _graded_hiding(tmp_path, "07_multiplexing", "ex3_serve_many", HIDES_ITS_ACCEPTS)
+    assert result.cells["ex3_serve_many_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex3_serve_many_hidden: the notebook's own test passed")
+               and "came after" in flag for flag in result.flags), result.flags
+
+
+# --- what the judge reads from outside, unit by unit ---------------------------------------------------
+
+def test_a_listeners_backlog_is_read_from_its_descriptor():
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as listener:
+        assert procfs.backlog(listener) == 0
+        waiting = [socket.create_connection(listener.getsockname()[:2], timeout=5) for _ in range(3)]
+        try:
+            assert procfs.backlog(listener) == 3  # (loopback: each is queued before connect returns)
+            conn, _ = listener.accept()
+            conn.close()
+            assert procfs.backlog(listener) == 2
+        finally:
+            for c in waiting:
+                c.close()
+    with socket.socket() as plain:
+        assert procfs.backlog(plain) is None  # not a listener
+
+
+def test_the_cpu_a_process_uses_is_read_from_outside():
+    before = procfs.cpu_seconds(os.getpid())
+    assert before is not None
+    end = time.process_time() + 0.05
+    while time.process_time() < end:
+        pass
+    assert procfs.cpu_seconds(os.getpid()) - before >= 0.04
+    assert procfs.cpu_seconds(None) is None
+
+
+def test_connection_attempts_are_timed_on_the_wire():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        with wiretap.SynTap() as tap:
+            if tap.sock is None:
+                pytest.skip("no packet socket here (no CAP_NET_RAW)")
+            for _ in range(3):
+                with socket.socket() as c:
+                    assert c.connect_ex(("127.0.0.1", port)) != 0
+                time.sleep(0.02)  # noqa: TID251 - sleep-ok: the gap the tap is to measure
+            times = tap.times()
+    assert times is not None and len(times) == 3
+    assert all(b - a >= 0.019 for a, b in zip(times, times[1:]))
+
+
+@pytest.mark.parametrize("packet, syn", [
+    (bytes.fromhex("4500003c0000400040060000" "7f0000017f000001" "d4310050" "00000000" "00000000" "a002ffff"
+                   "00000000"), True),   # IPv4 SYN
+    (bytes.fromhex("4500003c0000400040060000" "7f0000017f000001" "d4310050" "00000000" "00000000" "a012ffff"
+                   "00000000"), False),  # SYN+ACK
+    (bytes.fromhex("4500003c0000400040110000" "7f0000017f000001" "d4310050" "00000000" "00000000" "a002ffff"
+                   "00000000"), False),  # UDP
+    (b"", False), (b"\x45", False),
+])
+def test_only_a_bare_syn_counts_as_an_attempt(packet, syn):
+    assert wiretap._is_syn(packet) is syn

@@ -237,7 +237,7 @@ def check_serve_many(serve_many, n: int = 5, *, edge_cases: bool = True,
     watch = _ThreadWatch(serve_many)
     listener = _tight_listener(True)
     _serve_explained(serve_many, awkward, 4, "serve_many(listener, 4)", deadline, listener, watch,
-                     _SelectorWatch(True))
+                     _SelectorWatch(True), late=1)
 
 
 def _relay_expect(ep: Endpoint, line: bytes, sender: str, transcript: Transcript,

@@ -313,7 +313,9 @@ class _SelectorWatch:
                         transcript=transcript)
 
 
-def _serve_explained(server_fn, script, n, what, deadline, listener, watch, selectors_watch=None):
+def _serve_explained(server_fn, script, n, what, deadline, listener, watch, selectors_watch=None, late: int = 0):
+    """Serve `script`'s clients with the learner's server; `late`: how many of them come after the n it
+    is to serve and must be left waiting in the backlog."""
     selectors_watch = _SelectorWatch(echo=False) if selectors_watch is None else selectors_watch
     try:
         with selectors_watch.active():
@@ -341,8 +343,8 @@ def _serve_explained(server_fn, script, n, what, deadline, listener, watch, sele
                 raise better from err
         raise
     watch.verdict(what, n, run.transcript)
-    if run.accepted > n:
-        raise _fail(f"{what} accepted {run.accepted} connections: a client that came after the "
+    if run.accepted > n or (run.queued is not None and run.queued < late):  # queued: seen from a judge
+        raise _fail(f"{what} accepted {max(run.accepted, n + 1)} connections: a client that came after the "
                     f"{n} it was asked to serve was accepted too.", expected=f"{n} connections",
                     hint="once n clients have been accepted, stop watching the listening socket "
                          "(sel.unregister(listener)); later clients wait in the backlog",

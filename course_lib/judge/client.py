@@ -211,6 +211,7 @@ class Client:
             self.fd_table = procfs.fd_table(self.pid)
             with contextlib.suppress(OSError, wire.ProtocolError):
                 self.channel.send({"op": "release", "id": message.get("id")})
+        _note_backlogs(arguments)
         try:
             after = message.get("after")
             _mirror(arguments, after, fds)
@@ -250,6 +251,16 @@ class Client:
             wire.close_fds(fds)
             raise wire.rebuild_exception(message.get("error"))
         return message, fds
+
+
+def _note_backlogs(arguments: list) -> None:
+    """Each listening HarnessSocket argument's `queued`: the clients still in its backlog as the call
+    ended, read from the judge's own descriptor of it (before a close in the kernel is mirrored here)."""
+    from ..runners import HarnessSocket
+
+    for arg in arguments:
+        if isinstance(arg, HarnessSocket):
+            arg.queued = procfs.backlog(arg)
 
 
 def _live_listeners(client: Client, ident: int, arguments: list) -> list:

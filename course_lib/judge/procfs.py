@@ -243,3 +243,20 @@ def cpu_seconds(pid: int | None) -> float | None:
         except (OSError, ValueError, IndexError):
             continue
     return total / 1e9 if read else None
+
+
+TCP_LISTEN = 10
+
+
+def backlog(sock: socket.socket) -> int | None:
+    """How many connections wait in a listening TCP socket's accept queue now (Linux's TCP_INFO: for a
+    listener, `tcpi_unacked` is that queue), or None where that cannot be read."""
+    if not hasattr(socket, "TCP_INFO") or sock.fileno() == -1:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+    except OSError:
+        return None
+    if len(info) < 28 or info[0] != TCP_LISTEN:
+        return None
+    return int.from_bytes(info[24:28], sys.byteorder)
