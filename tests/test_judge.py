@@ -988,3 +988,34 @@ def test_connection_attempts_are_timed_on_the_wire():
 ])
 def test_only_a_bare_syn_counts_as_an_attempt(packet, syn):
     assert wiretap._is_syn(packet) is syn
+
+
+RETRIES_ANY_ERROR = HERE / "wrong_answers" / "06_errors" / "ex5_connect_with_retry__retries_every_oserror.py"
+HIDES_ITS_RETRIES = RETRIES_ANY_ERROR.read_text() + '''
+
+import contextlib as _contextlib
+
+import course_lib.faults as _faults
+
+_real_inject = _faults.inject
+
+
+@_contextlib.contextmanager
+def _two_calls(*args, **kwargs):  # the count the test wants to see, whatever was tried
+    with _real_inject(*args, **kwargs) as seen:
+        yield seen
+        seen.calls = min(seen.calls, 2)
+
+
+type(_faults).__setattr__(_faults, "inject", _two_calls)  # (a spelling the static scan does not know)
+'''
+
+
+def test_an_error_that_is_retried_is_judged_by_the_clock_not_by_the_kernels_count(tmp_path):
+    """A connect_with_retry that retries every OSError and makes course_lib count two attempts: the
+    notebook's own hidden test passes; in the judge the injected error, retried, comes back at every
+    attempt until the budget is spent, and the clock sees that."""
+    result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_RETRIES)
+    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
+    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
+               and "kept trying for" in flag for flag in result.flags), result.flags
