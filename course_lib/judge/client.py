@@ -9,7 +9,7 @@ buffer it filled is filled here. The value returned is decoded as plain data; a 
 descriptor the judge then owns; a context manager comes back as a `RemoteObject` whose `__enter__` and
 `__exit__` run in the kernel. `KernelProcess` is the judge's view of the kernel's process for the checks
 that look at it (course_lib/learner.py): descriptor numbers read from /proc/<kernel pid>/fd, the default
-socket timeout asked of the agent and checked against the blocking mode of a socket made there.
+socket timeout read from the wait of a socket made there (procfs.waiting_on), its threads and CPU time.
 """
 from __future__ import annotations
 
