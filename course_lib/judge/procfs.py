@@ -200,7 +200,7 @@ def waiting_on(pid: int, link: str) -> tuple[str, float | None] | str | None:
             count = min(args[1], 64)
             raw = _memory(pid, args[0], 8 * count) if count else b""
             if raw is None:
-                continue
+                return UNREADABLE  # (the same right as the syscall file: not a wait to overlook)
             numbers = [int.from_bytes(raw[8 * k:8 * k + 4], sys.byteorder, signed=True) for k in range(count)]
             if not any(n >= 0 and _link(pid, n) == link for n in numbers):
                 continue
@@ -211,7 +211,7 @@ def waiting_on(pid: int, link: str) -> tuple[str, float | None] | str | None:
                 return ("poll", None)
             spec = _memory(pid, args[2], 16)
             if spec is None:
-                continue
+                return UNREADABLE
             seconds = int.from_bytes(spec[:8], sys.byteorder, signed=True)
             nanos = int.from_bytes(spec[8:], sys.byteorder, signed=True)
             return ("poll", seconds + nanos / 1e9)
