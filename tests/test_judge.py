@@ -886,6 +886,9 @@ def test_the_default_timeout_is_what_a_new_socket_waits_with_not_what_the_kernel
     assert result.cells["ex5_default_timeout_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_default_timeout_test: the notebook's own test passed")
                and "got 1.0" in flag for flag in result.flags), result.flags
+    # and the hint: the socket module's own functions were rebound in the kernel
+    assert any("was changed (socket.getdefaulttimeout, socket.socket.gettimeout)" in flag
+               for flag in result.flags), result.flags
 
 
 SPINS = HERE / "wrong_answers" / "07_multiplexing" / "ex3_serve_many__always_watches_write.py"
@@ -1019,3 +1022,37 @@ def test_an_error_that_is_retried_is_judged_by_the_clock_not_by_the_kernels_coun
     assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
     assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
                and "kept trying for" in flag for flag in result.flags), result.flags
+
+
+NEVER_CLOSES = HERE / "wrong_answers" / "04_client" / "ex2_fetch_all__never_closes.py"
+HIDES_ITS_LITTER = NEVER_CLOSES.read_text() + '''
+
+import contextlib as _contextlib
+
+import course_lib.checks.clients as _clients
+import course_lib.resources as _resources
+
+_real_record = _resources.record_unclosed
+
+
+@_contextlib.contextmanager
+def _nothing_unclosed():  # the garbage collector closed nothing, whatever it closed
+    with _real_record() as record:
+        yield record
+    record.clear()
+
+
+for _module in (_clients, _resources):
+    type(_module).__setattr__(_module, "record_unclosed", _nothing_unclosed)  # (unseen by the static scan)
+'''
+
+
+def test_a_kernel_that_rewrites_what_only_it_can_report_is_flagged_for_review(tmp_path):
+    """A fetch_all that leaves its socket to the garbage collector, and makes course_lib record no
+    ResourceWarning: nothing outside the kernel tells a socket closed by the collector from one closed by
+    the code (grading/README.md lists what only the kernel reports). The judge's hint does: course_lib's
+    own functions were rebound in the kernel, and the submission is flagged for review."""
+    result = _graded_hiding(tmp_path, "04_client", "ex2_fetch_all", HIDES_ITS_LITTER)
+    assert result.status == "flagged", (result.cells, result.flags)
+    assert any("was changed (course_lib.checks.clients.record_unclosed, course_lib.resources.record_unclosed)"
+               in flag and "review the submission" in flag for flag in result.flags), result.flags

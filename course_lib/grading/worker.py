@@ -138,6 +138,12 @@ def _report_judging(notebook: str, verdicts: dict | None, judging: dict, report:
         reason = (verdicts or {}).get("error") or "no verdict"
         report["flags"].append(f"{notebook}: not judged: {_line(reason)} ({len(judging['unjudged'])} cell(s) "
                                f"scored 0: {', '.join(judging['unjudged'])})")
+    changed = (verdicts or {}).get("changed")
+    if changed:
+        report["flags"].append(f"{notebook}: the kernel's own copy of course_lib or of Python's modules was changed "
+                               f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}): the judge's "
+                               f"verdicts from outside stand, but what only the kernel reports (see grading/README.md) "
+                               f"may have been shaped; review the submission")
     if judging["kernel"]:
         report["notes"].append(f"{notebook}: judged in the kernel only: {', '.join(judging['kernel'])}")
     if judging["notes"]:

@@ -17,7 +17,10 @@ it says beyond what it can check itself: this is a conduit, not a referee.
 from __future__ import annotations
 
 import ctypes
+import functools
+import os
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -207,6 +210,8 @@ class Agent:
             elif what == "setdefaulttimeout":
                 seconds = message.get("seconds")
                 socket.setdefaulttimeout(seconds if isinstance(seconds, (int, float)) else None)
+            elif what == "changed":
+                value = changed_code()
             elif what == "new_socket":
                 value = made = socket.socket()
                 at = message.get("wait_at")
@@ -299,6 +304,74 @@ class Agent:
 
 
 COUNTERS = ("short_sends_made", "bytes_sent", "bytes_received")
+
+
+#: modules whose functions the checks rely on in the kernel: course_lib's own, and these of Python's
+WATCHED = ("socket", "_socket", "time", "select", "selectors", "ssl", "errno", "threading", "contextlib",
+           "warnings", "gc", "sys", "builtins", "functools", "os")
+
+
+def changed_code(limit: int = 20) -> list[str]:
+    """'module.name' of each function, class or callable, in course_lib or one of WATCHED (and each
+    method of a class they define), that is no longer what the installed sources define: rebound to code
+    from elsewhere (a notebook's cell), as a learner who shapes what course_lib reports in the kernel
+    would. A hint, not a defence: code in this process can change this function as well."""
+    roots = _trusted_roots()
+    found: list[str] = []
+    for name, module in sorted(sys.modules.items(), key=lambda item: item[0])[:5000]:
+        if not (name in WATCHED or name == "course_lib" or name.startswith("course_lib.")):
+            continue
+        try:
+            items = list(vars(module).items())
+        except TypeError:
+            continue
+        for attr, value in items[:2000]:
+            if not _trusted(value, roots, dunder=False):
+                found.append(f"{name}.{attr}")
+            elif isinstance(value, type) and getattr(value, "__module__", None) == name:
+                found += [f"{name}.{attr}.{k}" for k, v in list(vars(value).items())[:500]
+                          if not _trusted(v, roots, dunder=k.startswith("__") and k.endswith("__"))]
+            if len(found) >= limit:
+                return found[:limit]
+    return found[:limit]
+
+
+def _trusted(value: Any, roots: tuple[str, ...], dunder: bool) -> bool:
+    """Whether `value` (a function, through what it wraps; a class; a partial; an instance, through its
+    class) comes from the installed sources. `dunder`: a class's own special method, which dataclasses and
+    namedtuple write as '<string>'."""
+    if isinstance(value, type(sys)):
+        return True  # (a module)
+    for _ in range(10):
+        value = getattr(value, "__func__", value)  # a staticmethod, classmethod or bound method
+        if isinstance(value, functools.partial):
+            value = value.func
+            continue
+        code = getattr(value, "__code__", None) if not isinstance(value, type) else None
+        if code is not None:
+            where = str(getattr(code, "co_filename", ""))
+            if not (where.startswith(roots) or (dunder and where == "<string>")):
+                return False
+            inner = getattr(value, "__wrapped__", None)  # functools.wraps: a contextmanager's generator
+            if inner is None:
+                return True
+            value = inner
+            continue
+        kind = value if isinstance(value, type) else type(value)
+        module = sys.modules.get(str(getattr(kind, "__module__", "") or ""))
+        source = getattr(module, "__file__", None)
+        return module is not None and (source is None or str(source).startswith(roots))  # (None: built in)
+    return False
+
+
+def _trusted_roots() -> tuple[str, ...]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # course_lib
+    found = {os.path.abspath(p) for p in (here, paths.get("stdlib"), paths.get("platstdlib"), paths.get("purelib"),
+                                          paths.get("platlib")) if p}
+    return (*sorted(found), "<frozen ")
 
 
 def _wait_once(sock: socket.socket, address: tuple[str, int]) -> None:

@@ -221,6 +221,8 @@ def _parse(lines: list[str], record: dict) -> None:
             passed = item.get("passed")  # None: left to the notebook (a kernel-only cell)
             record["cells"][str(item["grade_id"])] = [passed if passed is None else bool(passed),
                                                       str(item.get("reason", ""))[:200]]
+        elif isinstance(item.get("changed"), list):
+            record["changed"] = [str(n)[:80] for n in item["changed"][:20]]
         elif "error" in item and record["error"] is None:
             record["error"] = str(item["error"])[:200]
         elif item.get("done"):

@@ -270,6 +270,23 @@ def run_cells(nb, client, names: list[str], cell_timeout: float, budget_end: flo
             return
 
 
+def _changed_in_the_kernel(client) -> list[str]:
+    """What the kernel's agent finds rebound in course_lib or Python's own modules (agent.changed_code):
+    the names only, bounded; [] where it cannot say."""
+    try:
+        message, fds = client.ask("changed")
+    except Exception:  # noqa: BLE001 - a hint: no answer is no hint
+        return []
+    from .wire import close_fds, decode
+
+    close_fds(fds)
+    try:
+        names = decode(message.get("value"), [])
+    except Exception:  # noqa: BLE001
+        return []
+    return [_line(str(n))[:80] for n in names[:20]] if isinstance(names, list) else []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.judge")
     parser.add_argument("--source", required=True)
@@ -306,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         client = Client(conn, pid, private_network=args.join)
         try:
             run_cells(nb, client, names, args.cell_timeout, start + args.budget, emit, skip)
+            emit({"changed": _changed_in_the_kernel(client)})
         finally:
             client.close()
         emit({"done": True})
