@@ -21,6 +21,7 @@ The harness's socket wrapper (:class:`Endpoint`), the reference clients
 from __future__ import annotations
 
 import itertools
+import select
 import socket
 import threading
 import time
@@ -318,6 +319,7 @@ class _UdpEcho(Peer):
         super().__init__(**kw)
         self.drop_first = drop_first
         self.datagrams = 0
+        self._handling = False  # between taking a datagram and being ready for the next
 
     def _listen(self) -> None:
         pass
@@ -328,11 +330,33 @@ class _UdpEcho(Peer):
                       timeout=self.lifetime, deadline=deadline, stop=self._stop)
         while True:
             data, addr = ep.recvfrom(65535)
-            self.datagrams += 1
-            if self.datagrams <= self.drop_first:
-                self.transcript.note(self.side, f"dropped datagram {self.datagrams} on purpose")
-                continue
-            ep.sendto(data, addr)
+            with self._cond:
+                self._handling = True
+                self.datagrams += 1
+            try:
+                if self.datagrams <= self.drop_first:
+                    self.transcript.note(self.side, f"dropped datagram {self.datagrams} on purpose")
+                    continue
+                ep.sendto(data, addr)
+            finally:
+                with self._cond:
+                    self._handling = False
+                    self._cond.notify_all()
+
+    def settled(self, timeout: float) -> bool:
+        """Wait (at most ``timeout``) until every datagram sent so far is counted: none is queued on the
+        socket and none is being handled. Why: on a busy machine this thread may not yet have taken the
+        last datagram a client sent when the client gives up, and ``datagrams`` would say one too few."""
+        limit = Deadline(timeout)
+        with self._cond:
+            while True:
+                queued = self.listener is not None and self.listener.fileno() != -1 and \
+                    bool(select.select([self.listener], [], [], 0)[0])
+                if not (queued or self._handling):
+                    return True
+                if limit.expired():
+                    return False
+                self._cond.wait(min(0.005, limit.remaining()))  # (woken when a datagram is handled)
 
 
 def udp_echo_server(drop_first: int = 0, family: int = socket.AF_INET, **kw) -> Peer:

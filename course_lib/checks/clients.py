@@ -319,6 +319,7 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
                 got = _call(udp_request, srv.port, data, t, retries, what=what, deadline=limit,
                             peer=srv, expected="a reply, retrying after each timeout")
             except LearnerTimeout as exc:
+                srv.settled(scaled(0.5))
                 if srv.datagrams > retries + 1:
                     raise _fail(f"{what} was still retrying after {srv.datagrams} attempts.",
                                 expected=f"at most {retries + 1} attempts, then TimeoutError",
@@ -326,6 +327,7 @@ def check_udp_client(udp_request, *, edge_cases: bool = True, deadline: float | 
                                 transcript=srv.transcript) from exc
                 raise
             except AssertionError as exc:
+                srv.settled(scaled(0.5))  # (the attempts are counted: the last may still be in flight)
                 if drop <= retries or not isinstance(exc.__cause__, (socket.timeout, TimeoutError)):
                     if drop and isinstance(exc.__cause__, (socket.timeout, TimeoutError)):
                         raise _fail(f"{what} gave up after {srv.datagrams} attempt(s); the "
