@@ -182,8 +182,9 @@ def test_a_hostile_agent_gets_a_clear_verdict_at_once(reply):
 
 
 def test_an_agent_that_reports_a_timeout_its_socket_does_not_have_is_caught():
-    """The default timeout is the agent's report; a socket made in the kernel is checked against it: a
-    blocking descriptor with a reported timeout of 0.25 breaks the channel."""
+    """Where the kernel's threads cannot be read (this agent has no pid), the agent's report of a new
+    socket's timeout is checked against the socket's descriptor: a blocking descriptor with a reported
+    timeout of 0.25 breaks the channel."""
     def agent_side(sock):
         channel = wire.Channel(sock)
         message, _ = channel.recv()
