@@ -181,21 +181,32 @@ def test_a_hostile_agent_gets_a_clear_verdict_at_once(reply):
     thread.join(2)
 
 
-def test_an_agent_that_reports_a_timeout_its_socket_does_not_have_is_caught():
-    """Where the kernel's threads cannot be read (this agent has no pid), the agent's report of a new
-    socket's timeout is checked against the socket's descriptor: a blocking descriptor with a reported
-    timeout of 0.25 breaks the channel."""
+def _agent_saying_a_quarter_second(timeout: float | None):
+    """A hostile agent: asked for a new socket, it makes one with `timeout`, waits on it where the judge
+    asks it to, and says its timeout is 0.25."""
     def agent_side(sock):
         channel = wire.Channel(sock)
         message, _ = channel.recv()
-        made = socket.socket()  # blocking: no timeout
+        made = socket.socket()
+        made.settimeout(timeout)
+        if "wait_at" in message:
+            made.connect(tuple(message["wait_at"]))
+            with contextlib.suppress(OSError):
+                made.recv(1)
         encoder = wire.Encoder()
         value = encoder.encode(made)
         value["timeout"] = 0.25  # the lie
         channel.send({"id": message["id"], "ok": True, "value": value}, encoder.fds)
         made.close()
 
-    judge, theirs, thread = _client_against(agent_side)
+    return agent_side
+
+
+def test_an_agent_that_reports_a_timeout_its_socket_does_not_have_is_caught():
+    """Where the kernel's threads cannot be read (this agent has no pid), the agent's report of a new
+    socket's timeout is checked against the socket's descriptor: a blocking descriptor with a reported
+    timeout of 0.25 breaks the channel."""
+    judge, theirs, thread = _client_against(_agent_saying_a_quarter_second(None))  # blocking: no timeout
     judge.deadline = time.monotonic() + 10
     with pytest.raises(client.ChannelBroken, match="timeout its socket does not have"):
         judge.process.new_socket_timeout()
@@ -743,15 +754,21 @@ def _graded_hiding(tmp_path, section: str, exercise: str, answer: str):
     return result
 
 
+def _judged_so(result, exercise: str, reason: str, cell: str = "hidden") -> None:
+    """The exercise's hidden cell scores 0, and `cell` is flagged: the notebook's own test passed it, the
+    judge failed it, for `reason`."""
+    assert result.cells[f"{exercise}_hidden"][0] == 0, result.cells
+    assert any(flag.startswith(f"{exercise}_{cell}: the notebook's own test passed") and reason in flag
+               for flag in result.flags), result.flags
+
+
 def test_connection_attempts_are_counted_from_outside_the_kernel(tmp_path):
     """A connect_with_retry that hammers the server without sleeping, and makes course_lib report six
     attempts in its kernel (in the notebook's checks and in what the agent replays): the notebook's own
     hidden test passes; the judge counts the attempts in the kernel's network (its TCP ActiveOpens) and
     fails it."""
     result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_KNOCKS)
-    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
-               and "the judge failed it" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex5_connect_with_retry", "the judge failed it")
 
 
 def test_the_backoff_is_judged_by_the_gaps_between_attempts_on_the_wire(tmp_path):
@@ -759,9 +776,7 @@ def test_the_backoff_is_judged_by_the_gaps_between_attempts_on_the_wire(tmp_path
     doubling ones: the notebook's own hidden test passes; the judge taps the kernel's loopback, where
     the third attempt follows the second by 30 ms, not the 40 a doubling backoff waits at least."""
     result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_BACKOFF)
-    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
-               and "seen on the wire" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex5_connect_with_retry", "seen on the wire")
 
 
 HIDES_ITS_TIMEOUTS = (HERE / "wrong_answers" / "04_client" / "ex2_fetch_all__no_timeout.py").read_text() + '''
@@ -793,9 +808,7 @@ def test_a_sender_or_a_handshake_is_judged_by_the_clock_too(tmp_path, section, e
     answers (the handshake), where they are still waiting after a few seconds."""
     answer = (HERE / "wrong_answers" / section / f"{exercise}__no_timeout.py").read_text() + _TWO_SECONDS
     result = _graded_hiding(tmp_path, section, exercise, answer)
-    assert result.cells[f"{exercise}_hidden"][0] == 0, result.cells
-    assert any(flag.startswith(f"{exercise}_hidden: the notebook's own test passed")
-               and "never answers" in flag for flag in result.flags), result.flags
+    _judged_so(result, exercise, "never answers")
 
 
 def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
@@ -803,9 +816,7 @@ def test_a_timeout_is_judged_by_the_clock_not_by_the_kernels_report(tmp_path):
     notebook's checks and in what the agent replays): the notebook's own hidden test passes; the judge
     also calls it against a server that never answers, where it is still waiting after a few seconds."""
     result = _graded_hiding(tmp_path, "04_client", "ex2_fetch_all", HIDES_ITS_TIMEOUTS)
-    assert result.cells["ex2_fetch_all_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex2_fetch_all_hidden: the notebook's own test passed")
-               and "never answers" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex2_fetch_all", "never answers")
 
 
 @pytest.mark.parametrize("default", [0.25, 3.0, None, 0.0])
@@ -831,21 +842,7 @@ def test_the_default_timeout_is_read_from_the_wait_of_a_socket_made_in_the_kerne
 
 def test_an_agent_that_reports_another_timeout_than_its_socket_waits_with_is_seen_through():
     """The socket waits with a limit of one second and the agent says 0.25: the judge answers 1.0."""
-    def agent_side(sock):
-        channel = wire.Channel(sock)
-        message, _ = channel.recv()
-        made = socket.socket()
-        made.settimeout(1.0)
-        made.connect(tuple(message["wait_at"]))
-        with contextlib.suppress(OSError):
-            made.recv(1)
-        encoder = wire.Encoder()
-        value = encoder.encode(made)
-        value["timeout"] = 0.25  # the lie
-        channel.send({"id": message["id"], "ok": True, "value": value}, encoder.fds)
-        made.close()
-
-    judge, theirs, thread = _client_against(agent_side)
+    judge, theirs, thread = _client_against(_agent_saying_a_quarter_second(1.0))
     judge.pid = os.getpid()
     judge.deadline = time.monotonic() + 10
     try:
@@ -885,9 +882,7 @@ def test_the_default_timeout_is_what_a_new_socket_waits_with_not_what_the_kernel
     socket's `gettimeout()` say what was asked (no course_lib code touched): the notebook's own hidden
     test passes; the judge reads the wait of a socket made in the kernel (poll's limit: one second)."""
     result = _graded_hiding(tmp_path, "05_utilities", "ex5_default_timeout", HIDES_ITS_DEFAULT)
-    assert result.cells["ex5_default_timeout_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex5_default_timeout_test: the notebook's own test passed")
-               and "got 1.0" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex5_default_timeout", "got 1.0", cell="test")
     # and the hint: the socket module's own functions were rebound in the kernel
     assert any("was changed (socket.getdefaulttimeout, socket.socket.gettimeout)" in flag
                for flag in result.flags), result.flags
@@ -908,9 +903,7 @@ def test_a_busy_wait_is_judged_by_the_cpu_the_kernel_used_while_the_clients_were
     and stops course_lib's selector watch from counting it: the notebook's own hidden test passes; the
     judge reads the kernel's CPU time in /proc while every client is idle, and fails it."""
     result = _graded_hiding(tmp_path, "07_multiplexing", "ex3_serve_many", HIDES_ITS_SPIN)
-    assert result.cells["ex3_serve_many_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex3_serve_many_hidden: the notebook's own test passed")
-               and "busy-wait" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex3_serve_many", "busy-wait")
 
 
 KEEPS_ACCEPTING = HERE / "wrong_answers" / "07_multiplexing" / "ex3_serve_many__keeps_accepting.py"
@@ -933,9 +926,7 @@ def test_a_client_taken_from_the_backlog_is_judged_by_the_backlog_not_by_the_ker
     notebook's own hidden test passes; the judge reads the listener's accept queue from its own
     descriptor (TCP_INFO) when the call ends, and the client that should wait there is gone."""
     result = _graded_hiding(tmp_path, "07_multiplexing", "ex3_serve_many", HIDES_ITS_ACCEPTS)
-    assert result.cells["ex3_serve_many_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex3_serve_many_hidden: the notebook's own test passed")
-               and "came after" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex3_serve_many", "came after")
 
 
 # --- what the judge reads from outside, unit by unit ---------------------------------------------------
@@ -1024,9 +1015,7 @@ def test_an_error_that_is_retried_is_judged_by_the_clock_not_by_the_kernels_coun
     notebook's own hidden test passes; in the judge the injected error, retried, comes back at every
     attempt until the budget is spent, and the clock sees that."""
     result = _graded_hiding(tmp_path, "06_errors", "ex5_connect_with_retry", HIDES_ITS_RETRIES)
-    assert result.cells["ex5_connect_with_retry_hidden"][0] == 0, result.cells
-    assert any(flag.startswith("ex5_connect_with_retry_hidden: the notebook's own test passed")
-               and "kept trying for" in flag for flag in result.flags), result.flags
+    _judged_so(result, "ex5_connect_with_retry", "kept trying for")
 
 
 NEVER_CLOSES = HERE / "wrong_answers" / "04_client" / "ex2_fetch_all__never_closes.py"
