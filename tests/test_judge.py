@@ -884,7 +884,7 @@ def test_the_default_timeout_is_what_a_new_socket_waits_with_not_what_the_kernel
     result = _graded_hiding(tmp_path, "05_utilities", "ex5_default_timeout", HIDES_ITS_DEFAULT)
     _judged_so(result, "ex5_default_timeout", "got 1.0", cell="test")
     # and the hint: the socket module's own functions were rebound in the kernel
-    assert any("was changed (socket.getdefaulttimeout, socket.socket.gettimeout)" in flag
+    assert any("was changed (socket.getdefaulttimeout, socket.socket.gettimeout" in flag
                for flag in result.flags), result.flags
 
 
@@ -1050,3 +1050,36 @@ def test_a_kernel_that_rewrites_what_only_it_can_report_is_flagged_for_review(tm
     assert result.status == "flagged", (result.cells, result.flags)
     assert any("was changed (course_lib.checks.clients.record_unclosed, course_lib.resources.record_unclosed)"
                in flag and "review the submission" in flag for flag in result.flags), result.flags
+
+
+def test_the_review_hint_finds_nothing_where_nothing_was_changed_and_names_what_was():
+    """agent.changed_code: nothing in an interpreter with all of course_lib loaded (other Pythons:
+    tests/test_pythons.py); then a function, a contextmanager wrapping learner code, and a class from the
+    notebook put in place of course_lib's and socket's own are each named."""
+    import contextlib as cl
+    import importlib
+    import pkgutil
+
+    import course_lib
+
+    for found in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+        if not found.name.endswith(".__main__"):
+            importlib.import_module(found.name)
+    assert agent.changed_code() == []
+
+    @cl.contextmanager
+    def wrapped():
+        yield
+
+    class Notebooks:
+        def method(self):
+            return None
+
+    Notebooks.__module__ = "__main__"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(faults, "record_sleeps", wrapped)
+        mp.setattr(faults, "Sleeps", Notebooks)
+        mp.setattr(socket, "getdefaulttimeout", lambda: 0.25)
+        mp.setattr(faults.Forward, "describe", lambda self: None)
+        assert sorted(agent.changed_code()) == ["course_lib.faults.Forward.describe", "course_lib.faults.Sleeps",
+                                                "course_lib.faults.record_sleeps", "socket.getdefaulttimeout"]

@@ -95,7 +95,25 @@ def install_and_run(python: str, work: Path) -> int:
                           cwd=work, env=env, capture_output=True, text=True, timeout=500)
     print(f"({python}): installed in {installed:.1f}s, {len(NOTEBOOKS)} notebooks "
           f"run in {time.monotonic() - start - installed:.1f}s\n{done.stdout}{done.stderr[-3000:]}", flush=True)
-    return done.returncode
+    hint = subprocess.run([str(target), "-c", UNTOUCHED], check=False, cwd=work, env=env, capture_output=True,
+                          text=True, timeout=120)
+    print(hint.stdout + hint.stderr[-3000:], flush=True)
+    return done.returncode or hint.returncode
+
+
+#: the judge's review hint (course_lib/judge/agent.py: changed_code) finds nothing changed in an interpreter
+#: where nothing was: each Python's standard library builds some of its classes its own way (3.10's
+#: ssl.Purpose names a module that does not exist), and none of that may flag a submission
+UNTOUCHED = """
+import importlib, pkgutil, ssl, selectors, course_lib
+for found in pkgutil.walk_packages(course_lib.__path__, "course_lib."):
+    if not found.name.endswith(".__main__"):
+        importlib.import_module(found.name)
+from course_lib.judge.agent import changed_code
+changed = changed_code()
+print("the judge's review hint, nothing changed:", changed or "nothing found")
+raise SystemExit(1 if changed else 0)
+"""
 
 
 def this_python() -> str:

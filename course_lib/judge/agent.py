@@ -326,11 +326,11 @@ def changed_code(limit: int = 20) -> list[str]:
         except TypeError:
             continue
         for attr, value in items[:2000]:
-            if not _trusted(value, roots, dunder=False):
-                found.append(f"{name}.{attr}")
-            elif isinstance(value, type) and getattr(value, "__module__", None) == name:
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:  # its own class: each method
                 found += [f"{name}.{attr}.{k}" for k, v in list(vars(value).items())[:500]
                           if not _trusted(v, roots, dunder=k.startswith("__") and k.endswith("__"))]
+            elif not _trusted(value, roots, dunder=False):
+                found.append(f"{name}.{attr}")
             if len(found) >= limit:
                 return found[:limit]
     return found[:limit]
@@ -357,11 +357,28 @@ def _trusted(value: Any, roots: tuple[str, ...], dunder: bool) -> bool:
                 return True
             value = inner
             continue
-        kind = value if isinstance(value, type) else type(value)
-        module = sys.modules.get(str(getattr(kind, "__module__", "") or ""))
-        source = getattr(module, "__file__", None)
-        return module is not None and (source is None or str(source).startswith(roots))  # (None: built in)
+        return _trusted_class(value if isinstance(value, type) else type(value), roots)
     return False
+
+
+def _trusted_class(kind: type, roots: tuple[str, ...]) -> bool:
+    """A class comes from the installed sources if its own methods do, and its module is one of them (or
+    built in). A module the class names but sys.modules lacks (3.10's ssl.Purpose says '<unknown>')
+    leaves the decision to its methods."""
+    for key, member in list(vars(kind).items())[:500]:
+        member = getattr(member, "__func__", member)
+        code = getattr(member, "__code__", None)
+        where = str(getattr(code, "co_filename", ""))
+        if code is not None and not (where.startswith(roots) or (where == "<string>" and key.startswith("__"))):
+            return False
+    name = str(getattr(kind, "__module__", "") or "")
+    module = sys.modules.get(name)
+    if module is None:
+        return name != "__main__"
+    source = getattr(module, "__file__", None)
+    if source is None:
+        return name in sys.builtin_module_names
+    return str(source).startswith(roots)
 
 
 def _trusted_roots() -> tuple[str, ...]:
