@@ -382,12 +382,19 @@ def _trusted_class(kind: type, roots: tuple[str, ...]) -> bool:
 
 
 def _trusted_roots() -> tuple[str, ...]:
+    """Where installed code lives: course_lib, the standard library, and the interpreter's site-packages
+    (its own, a system's dist-packages, the user's), from the installation, not from sys.path."""
+    import site
     import sysconfig
 
     paths = sysconfig.get_paths()
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # course_lib
-    found = {os.path.abspath(p) for p in (here, paths.get("stdlib"), paths.get("platstdlib"), paths.get("purelib"),
-                                          paths.get("platlib")) if p}
+    places = [here, *(paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib"))]
+    try:
+        places += [*site.getsitepackages(), site.getusersitepackages()]
+    except AttributeError:  # (an old virtualenv's site module)
+        pass
+    found = {os.path.abspath(p) for p in places if p}
     return (*sorted(found), "<frozen ")
 
 
