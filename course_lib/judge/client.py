@@ -283,18 +283,24 @@ class LiveAccepted(list):
     def __init__(self, client: Client, call: int, arg: int, before: list) -> None:
         super().__init__()
         self.client, self.call, self.arg, self.before = client, call, arg, before
+        self.last: list = []  # the last answer: a read that gets none (the call ended) never shrinks the list
 
     def _now(self) -> list:
         try:
             message, fds = self.client.request({"op": "conns", "call": self.call, "arg": self.arg})
         except (ChannelBroken, JudgeTimeout):
-            return list(self.before)
+            return self._fallback()
         wire.close_fds(fds)
         states = wire.decode(message.get("value"), []) if message.get("ok") is True else None
         if not isinstance(states, list):
-            return list(self.before)
-        return [RemoteConnection(self.client, self.call, self.arg, i, s if isinstance(s, dict) else {})
-                for i, s in enumerate(states)]
+            return self._fallback()
+        self.last = [RemoteConnection(self.client, self.call, self.arg, i, s if isinstance(s, dict) else {})
+                     for i, s in enumerate(states)]
+        return list(self.last)
+
+    def _fallback(self) -> list:
+        before = list(self.before)
+        return before if len(before) >= len(self.last) else list(self.last)
 
     def __iter__(self):
         return iter(self._now())
