@@ -1083,3 +1083,25 @@ def test_the_review_hint_finds_nothing_where_nothing_was_changed_and_names_what_
         mp.setattr(faults.Forward, "describe", lambda self: None)
         assert sorted(agent.changed_code()) == ["course_lib.faults.Forward.describe", "course_lib.faults.Sleeps",
                                                 "course_lib.faults.record_sleeps", "socket.getdefaulttimeout"]
+
+
+def test_a_listeners_live_connections_never_shrink_when_the_kernel_stops_answering():
+    """LiveAccepted: three connections read live, then no answer (the call ended, or the cell's deadline
+    passed): the next read gives the same three, not the list from before the call (empty until the
+    judge mirrors it), so a check that reads len() and then [k] never sees an IndexError."""
+    from course_lib.checks.servers import _echoed
+
+    class Kernel:
+        answers = [{"ok": True, "value": wire.Encoder().encode([{"bytes_sent": n} for n in (5, 6, 7)])}]
+
+        def request(self, message):
+            if not self.answers:
+                raise client.JudgeTimeout("the cell's deadline passed")
+            return self.answers.pop(), []
+
+    class Listener:
+        accepted = client.LiveAccepted(Kernel(), call=1, arg=0, before=[])
+
+    assert len(Listener.accepted) == 3  # the kernel's last answer
+    assert _echoed(Listener, 2) == 7  # no answer now: the same three connections
+    assert len(Listener.accepted) == 3 and Listener.accepted[2].bytes_sent == 7
