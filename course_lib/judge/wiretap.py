@@ -48,8 +48,9 @@ class SynTap:
         self.sock = sock
         return self
 
-    def times(self) -> list[float] | None:
-        """The attempts' departure times so far, oldest first (None: no tap)."""
+    def times(self, port: int | None = None) -> list[float] | None:
+        """The attempts' departure times so far, oldest first (None: no tap); with `port`, only those to
+        that port (a namespace shared with other programs: the judge's own has only the kernel's)."""
         if self.sock is None:
             return None
         found = []
@@ -60,8 +61,11 @@ class SynTap:
                 break
             except OSError:
                 return None
-            if len(address) < 3 or address[2] != PACKET_OUTGOING or not _is_syn(data):
+            if len(address) < 3 or address[2] != PACKET_OUTGOING:
                 continue  # (each loopback packet is seen twice: leaving, and arriving)
+            to = _syn_port(data)
+            if to is None or (port is not None and to != port):
+                continue
             for level, kind, raw in ancillary:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(raw) >= 16:
                     seconds, nanos = struct.unpack("qq", raw[:16])
@@ -79,20 +83,28 @@ class SynTap:
 
 def _is_syn(packet: bytes) -> bool:
     """An IPv4 or IPv6 TCP segment with SYN set and ACK clear (a connection attempt)."""
+    return _syn_port(packet) is not None
+
+
+def _syn_port(packet: bytes) -> int | None:
+    """The destination port of a connection attempt (an IPv4 or IPv6 TCP segment with SYN set and ACK
+    clear), or None for any other packet."""
     if not packet:
-        return False
+        return None
     version = packet[0] >> 4
     if version == 4 and len(packet) >= 20:
         if packet[9] != socket.IPPROTO_TCP or struct.unpack("!H", packet[6:8])[0] & 0x1FFF:
-            return False
+            return None
         tcp = (packet[0] & 0x0F) * 4
     elif version == 6 and len(packet) >= 40:
         if packet[6] != socket.IPPROTO_TCP:
-            return False  # (extension headers: none on loopback's own SYNs)
+            return None  # (extension headers: none on loopback's own SYNs)
         tcp = 40
     else:
-        return False
+        return None
     if len(packet) < tcp + 14:
-        return False
+        return None
     flags = packet[tcp + 13]
-    return bool(flags & 0x02) and not flags & 0x10
+    if not flags & 0x02 or flags & 0x10:
+        return None
+    return int(struct.unpack("!H", packet[tcp + 2:tcp + 4])[0])
