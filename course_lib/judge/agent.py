@@ -205,9 +205,7 @@ class Agent:
         made = None
         try:
             value: Any = None
-            if what == "getdefaulttimeout":
-                value = socket.getdefaulttimeout()
-            elif what == "setdefaulttimeout":
+            if what == "setdefaulttimeout":
                 seconds = message.get("seconds")
                 socket.setdefaulttimeout(seconds if isinstance(seconds, (int, float)) else None)
             elif what == "changed":
@@ -349,8 +347,7 @@ def _trusted(value: Any, roots: tuple[str, ...], dunder: bool) -> bool:
             continue
         code = getattr(value, "__code__", None) if not isinstance(value, type) else None
         if code is not None:
-            where = str(getattr(code, "co_filename", ""))
-            if not (where.startswith(roots) or (dunder and where == "<string>")):
+            if not _installed(code, roots, dunder):
                 return False
             inner = getattr(value, "__wrapped__", None)  # functools.wraps: a contextmanager's generator
             if inner is None:
@@ -366,10 +363,8 @@ def _trusted_class(kind: type, roots: tuple[str, ...]) -> bool:
     built in). A module the class names but sys.modules lacks (3.10's ssl.Purpose says '<unknown>')
     leaves the decision to its methods."""
     for key, member in list(vars(kind).items())[:500]:
-        member = getattr(member, "__func__", member)
-        code = getattr(member, "__code__", None)
-        where = str(getattr(code, "co_filename", ""))
-        if code is not None and not (where.startswith(roots) or (where == "<string>" and key.startswith("__"))):
+        code = getattr(getattr(member, "__func__", member), "__code__", None)
+        if code is not None and not _installed(code, roots, dunder=key.startswith("__")):
             return False
     name = str(getattr(kind, "__module__", "") or "")
     module = sys.modules.get(name)
@@ -379,6 +374,13 @@ def _trusted_class(kind: type, roots: tuple[str, ...]) -> bool:
     if source is None:
         return name in sys.builtin_module_names
     return str(source).startswith(roots)
+
+
+def _installed(code: Any, roots: tuple[str, ...], dunder: bool) -> bool:
+    """A code object compiled from a file under `roots`; or, for a special method (`dunder`), from the
+    '<string>' that dataclasses and namedtuple write theirs in."""
+    where = str(getattr(code, "co_filename", ""))
+    return where.startswith(roots) or (dunder and where == "<string>")
 
 
 def _trusted_roots() -> tuple[str, ...]:

@@ -181,10 +181,8 @@ def waiting_on(pid: int, link: str) -> tuple[str, float | None] | str | None:
         try:
             with open(f"/proc/{pid}/task/{tid}/syscall", encoding="ascii") as fh:
                 fields = fh.read(512).split()
-        except FileNotFoundError:
-            continue
         except OSError:
-            continue  # (EACCES: not this thread's to read; the others say whether any can be)
+            continue  # (gone since the listing; or EACCES: the others say whether any can be read)
         readable = True
         if not fields or not fields[0].lstrip("-").isdigit():
             continue  # "running"

@@ -81,11 +81,6 @@ class SynTap:
             self.sock = None
 
 
-def _is_syn(packet: bytes) -> bool:
-    """An IPv4 or IPv6 TCP segment with SYN set and ACK clear (a connection attempt)."""
-    return _syn_port(packet) is not None
-
-
 def _syn_port(packet: bytes) -> int | None:
     """The destination port of a connection attempt (an IPv4 or IPv6 TCP segment with SYN set and ACK
     clear), or None for any other packet."""
